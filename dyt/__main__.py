@@ -1,0 +1,3 @@
+from dyt.train import main
+
+main()

@@ -1,0 +1,127 @@
+"""The structured schema behind ``conf/``: a misspelled key or a wrong type fails at compose time.
+
+Every YAML in ``conf/`` is merged onto these dataclasses (``conf/config.yaml``
+lists ``dyt_schema`` first in its defaults). Model constructor arguments are
+free-form (``model.kwargs``) because they belong to timm, which checks them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+
+@dataclass
+class ModelConfig:
+    family: str = MISSING  # dispatch key for dyt.models.build_model: vit
+    arch: str = MISSING  # timm architecture name, e.g. vit_base_patch16_224
+    drop_path_rate: float = 0.0
+    kwargs: Dict[str, Any] = field(default_factory=dict)  # passed to the constructor as they are
+
+
+@dataclass
+class NormConfig:
+    name: str = MISSING  # ln | dyt
+    alpha_init: float = 0.5  # DyT's alpha at init (> 0); ignored by ln
+    tag: str = MISSING  # short label for run dirs and W&B names, e.g. ln, dyt-a0.5
+
+
+@dataclass
+class AugmentConfig:
+    random_crop_padding: int = 0  # in-memory sets: pad then crop back (0 = off)
+    hflip: bool = False
+    randaugment: Optional[str] = None  # timm rand-augment string, e.g. rand-m9-mstd0.5-inc1 (loader sets)
+    random_erasing: float = 0.0
+    mixup: float = 0.0  # mixup alpha (0 = off)
+    cutmix: float = 0.0  # cutmix alpha (0 = off)
+
+
+@dataclass
+class DataConfig:
+    name: str = MISSING
+    source: str = MISSING  # fashion_mnist (local IDX / hub) | hub
+    path: Optional[str] = None  # local cache directory
+    hub_name: Optional[str] = None
+    hub_config: Optional[str] = None
+    image_key: str = "image"
+    label_key: str = "label"
+    train_split: str = "train"
+    val_split: str = "test"
+    in_memory: bool = True  # small sets live in RAM as uint8 tensors; large ones stream through a DataLoader
+    image_size: int = MISSING
+    channels: int = MISSING
+    num_classes: int = MISSING
+    mean: List[float] = MISSING
+    std: List[float] = MISSING
+    batch_size: int = 128
+    eval_batch_size: int = 1000
+    num_workers: int = 0
+    val_limit: Optional[int] = None  # evaluate on the first N validation images only
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    warmup_steps: Optional[int] = None  # wins over warmup_frac when set
+    warmup_frac: float = 0.1  # fraction of max_steps spent in linear warmup
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    batch_size_ref: Optional[int] = None  # if set, lr is scaled by batch_size / batch_size_ref (linear rule)
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: Optional[int] = None  # wins over epochs when set
+    epochs: float = 1.0
+    eval_every: int = 200  # steps; 0 = only at the end
+    ckpt_every: int = 200  # steps; 0 = only at the end
+    log_every: int = 10
+    clip_grad: Optional[float] = None
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0  # 0 = no EMA; the paper recipe uses 0.9999
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    device: str = "auto"  # auto | cpu | cuda | cuda:1 ...
+    compile: bool = False
+    threads: Optional[int] = None  # torch CPU threads (None = torch's default)
+    progress: bool = True
+    deterministic: bool = False
+
+
+@dataclass
+class LoggerConfig:
+    backend: str = "wandb"  # wandb | none (the metrics.jsonl mirror is always written)
+    project: str = "dyt"
+    entity: Optional[str] = None
+    mode: str = "auto"  # auto (online with an API key, else offline) | online | offline | disabled
+    tags: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    name: str = MISSING  # experiment name: the W&B group and the runs/<name> folder
+    seed: int = 0
+    runs_root: str = "runs"
+    out_dir: str = MISSING  # the run directory
+    model: ModelConfig = field(default_factory=ModelConfig)
+    norm: NormConfig = field(default_factory=NormConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="dyt_schema", node=Config)
+    if not OmegaConf.has_resolver("abspath"):
+        OmegaConf.register_new_resolver("abspath", lambda path: os.path.abspath(str(path)))
+
+
+register()

@@ -1,0 +1,93 @@
+"""Dynamic Tanh: ``DyT(x) = weight * tanh(alpha * x) + bias``.
+
+Zhu, Chen, He, LeCun, Liu, "Transformers without Normalization", CVPR 2025.
+``alpha`` is one learnable scalar per layer; ``weight`` and ``bias`` are
+per-channel, initialised to ones and zeros, exactly like a norm's affine.
+
+Both classes take timm's ``norm_layer`` call signature
+``(num_features, eps=..., device=..., dtype=...)`` so that
+``timm.create_model(..., norm_layer=partial(DyT, alpha_init=0.5))`` builds a
+model with DyT in every norm position. ``eps`` is accepted and ignored: DyT
+divides by nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["DyT", "DyT2d", "check_alpha_init"]
+
+
+def check_alpha_init(alpha_init: float) -> float:
+    """Return ``alpha_init`` as a float, or raise ``ValueError`` naming the fix."""
+    value = float(alpha_init)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"alpha_init must be a finite number > 0, got {alpha_init!r} "
+            "(the paper uses 0.5; set norm.alpha_init=0.5)"
+        )
+    return value
+
+
+class DyT(nn.Module):
+    """DyT over the last dimension: input ``(..., C)`` (a LayerNorm stand-in)."""
+
+    layout = "channels_last"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float | None = None,  # accepted for timm's norm_layer signature; unused
+        *,
+        alpha_init: float = 0.5,
+        elementwise_affine: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.num_features = int(num_features)
+        self.alpha_init = check_alpha_init(alpha_init)
+        self.alpha = nn.Parameter(torch.full((), self.alpha_init, **factory))
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.num_features, **factory))
+            self.bias = nn.Parameter(torch.zeros(self.num_features, **factory))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def _affine_shape(self) -> tuple[int, ...]:
+        return (self.num_features,)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.tanh(self.alpha * x)
+        if self.weight is None:
+            return y
+        shape = self._affine_shape()
+        return y * self.weight.view(shape) + self.bias.view(shape)
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.alpha.fill_(self.alpha_init)
+            if self.weight is not None:
+                self.weight.fill_(1.0)
+                self.bias.zero_()
+
+    def extra_repr(self) -> str:
+        affine = "" if self.weight is not None else ", elementwise_affine=False"
+        return f"{self.num_features}, alpha_init={self.alpha_init:g}, layout={self.layout}{affine}"
+
+
+class DyT2d(DyT):
+    """DyT over channels of an ``(N, C, H, W)`` tensor (a BatchNorm2d / LayerNorm2d stand-in).
+
+    ``weight`` and ``bias`` are per channel and broadcast over H and W.
+    """
+
+    layout = "channels_first"
+
+    def _affine_shape(self) -> tuple[int, ...]:
+        return (self.num_features, 1, 1)

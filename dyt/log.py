@@ -1,0 +1,133 @@
+"""``RunLogger``: Weights & Biases plus a plain ``metrics.jsonl`` mirror in the run dir.
+
+W&B mode: ``WANDB_MODE`` wins; else ``logger.mode``; ``auto`` means online when
+an API key is configured (``WANDB_API_KEY`` or a netrc entry), offline
+otherwise, so a run never blocks on the network. Offline runs land in
+``<run dir>/wandb/offline-run-*`` and upload later with ``wandb sync``.
+Only rank 0 logs. One row per step: W&B's history and the jsonl hold the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import netrc
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def api_key_configured() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def resolve_mode(configured: str) -> str:
+    env = os.environ.get("WANDB_MODE")
+    if env:
+        return "offline" if env == "dryrun" else env
+    if configured != "auto":
+        return configured
+    return "online" if api_key_configured() else "offline"
+
+
+def run_id(out_dir: Path, name: str) -> str:
+    """A W&B run id that is the same for every (re)start of this run dir, and unique across dirs."""
+    digest = hashlib.sha1(str(Path(out_dir).resolve()).encode()).hexdigest()[:8]
+    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{name}-{digest}")[:120]
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Inf; keep them readable
+    return value
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of a ``metrics.jsonl``; a partial last line (a killed writer) is skipped."""
+    rows = []
+    path = Path(path)
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+class RunLogger:
+    def __init__(self, out_dir: Path, *, logger_cfg, config: dict, group: str, job_type: str, name: str,
+                 enabled: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.enabled = enabled
+        self.run = None
+        if not enabled:
+            return
+        self.metrics_path = self.out_dir / METRICS_FILE
+        self._file = None
+        if logger_cfg.backend == "wandb":
+            self.run = self._init_wandb(logger_cfg, config, group, job_type, name)
+        elif logger_cfg.backend != "none":
+            raise ValueError(f"unknown logger.backend {logger_cfg.backend!r}: use wandb or none")
+
+    def _init_wandb(self, logger_cfg, config, group, job_type, name):
+        import wandb
+
+        mode = resolve_mode(logger_cfg.mode)
+        settings = wandb.Settings(
+            x_transaction_log_flush_interval=0.5,  # a killed run keeps its history (default: 15 s)
+            console="off",
+            init_timeout=60,
+            silent=True,
+        )
+        return wandb.init(
+            project=logger_cfg.project, entity=logger_cfg.entity, group=group, job_type=job_type, name=name,
+            id=run_id(self.out_dir, name), tags=list(logger_cfg.tags), config=config, dir=str(self.out_dir),
+            mode=mode, resume="allow", settings=settings, reinit="finish_previous",
+        )
+
+    @property
+    def wandb_mode(self) -> str | None:
+        return None if self.run is None else ("offline" if self.run.offline else "online")
+
+    def resume(self, step: int) -> None:
+        """Start the jsonl mirror at ``step``: keep exactly the rows up to the checkpoint we resume
+        from (no duplicated steps after a resume, no partial line from a kill)."""
+        if not self.enabled:
+            return
+        kept = [r for r in read_metrics(self.metrics_path) if r.get("step", 0) <= step]
+        self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        self._file = open(self.metrics_path, "a", buffering=1)
+
+    def log(self, row: dict) -> None:
+        """Log one row; ``row["step"]`` is the optimizer step it belongs to."""
+        if not self.enabled:
+            return
+        self._file.write(json.dumps({k: _jsonable(v) for k, v in row.items()}) + "\n")
+        if self.run is not None:
+            metrics = {k: v for k, v in row.items() if k != "step"}
+            self.run.log(metrics, step=int(row["step"]))
+
+    def summary(self, values: dict) -> None:
+        if self.run is not None:
+            self.run.summary.update({k: v for k, v in values.items() if isinstance(v, (int, float, str, bool))})
+
+    def finish(self, exit_code: int = 0) -> None:
+        if not self.enabled:
+            return
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        if self.run is not None:
+            self.run.finish(exit_code=exit_code)
+            self.run = None

@@ -1,0 +1,155 @@
+"""The entry point: ``python -m dyt.train [key=value ...]`` (or ``dyt-train``), ``-m`` for multiruns.
+
+Composes ``conf/``, checks the config, builds data, model and logger, runs the
+shared trainer, and returns the objective (final val loss; ``inf`` when the
+run diverged) so Hydra sweepers can optimize it. Bad input ends with one line
+on stderr and exit status 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from dyt import config as _schema  # noqa: F401 - registers the structured schema
+from dyt.checkpoint import CheckpointError
+from dyt.data import DataError, build_data
+from dyt.log import RunLogger
+from dyt.models import FAMILIES, ConfigError, build_model
+from dyt.models.norm import NORMS
+from dyt.trainer import CHECKPOINT, SUMMARY, fit
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONFIG_FILE = "config.yaml"
+# keys a resumed run may change without becoming another experiment
+RESUMABLE_KEYS = ("trainer.max_steps", "trainer.epochs", "trainer.eval_every", "trainer.ckpt_every",
+                  "trainer.log_every", "trainer.progress", "trainer.device", "trainer.threads", "logger.", "data.num_workers")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Semantic checks the schema cannot express; raise ``ConfigError`` naming the fix."""
+    if cfg.norm.name not in NORMS:
+        raise ConfigError(f"unknown norm {cfg.norm.name!r}: choose one of {', '.join(NORMS)}")
+    if cfg.norm.name == "dyt" and not (math.isfinite(cfg.norm.alpha_init) and cfg.norm.alpha_init > 0):
+        raise ConfigError(f"norm.alpha_init must be > 0, got {cfg.norm.alpha_init} (the paper uses 0.5)")
+    if cfg.model.family not in FAMILIES:
+        raise ConfigError(f"unknown model.family {cfg.model.family!r}: choose one of {', '.join(FAMILIES)}")
+    if cfg.trainer.max_steps is not None and cfg.trainer.max_steps <= 0:
+        raise ConfigError(f"trainer.max_steps must be > 0, got {cfg.trainer.max_steps}")
+    if cfg.trainer.max_steps is None and cfg.trainer.epochs <= 0:
+        raise ConfigError(f"trainer.epochs must be > 0, got {cfg.trainer.epochs}")
+    if cfg.data.batch_size <= 0:
+        raise ConfigError(f"data.batch_size must be > 0, got {cfg.data.batch_size}")
+    if cfg.optim.lr <= 0:
+        raise ConfigError(f"optim.lr must be > 0, got {cfg.optim.lr}")
+    if cfg.logger.backend not in ("wandb", "none"):
+        raise ConfigError(f"unknown logger.backend {cfg.logger.backend!r}: use wandb or none (logger=none)")
+    if cfg.trainer.precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"unknown trainer.precision {cfg.trainer.precision!r}: use auto, fp32 or bf16")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(old: dict, new: dict) -> list[str]:
+    """Keys whose values differ between two resolved configs, ignoring those a resume may change."""
+    a, b = _flatten(old), _flatten(new)
+    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    return [k for k in keys if not any(k == r or (r.endswith(".") and k.startswith(r)) for r in RESUMABLE_KEYS)]
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+
+
+def run(cfg: DictConfig) -> dict:
+    """One training run in ``cfg.out_dir``; returns its summary. Resumes if the dir holds a checkpoint."""
+    validate(cfg)
+    out_dir = Path(cfg.out_dir)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    previous = out_dir / CONFIG_FILE
+    differing = None
+    if previous.exists():
+        differing = config_diff(OmegaConf.to_container(OmegaConf.load(previous)), resolved)
+        if differing and (out_dir / CHECKPOINT).exists():
+            raise ConfigError(f"{out_dir} holds a run with another config (differs in {', '.join(differing)}); "
+                              "set out_dir=... to a new directory, or delete that one")
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    seed_everything(cfg.seed, cfg.trainer.deterministic)
+    data = build_data(cfg)
+    model = build_model(cfg)
+
+    summary_path = out_dir / SUMMARY
+    if summary_path.exists() and differing == []:
+        done = json.loads(summary_path.read_text())
+        if done.get("status") == "completed" and done.get("step") == _max_steps(cfg, data):
+            print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
+            return done
+    out_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, previous, resolve=True)
+
+    logger = RunLogger(out_dir, logger_cfg=cfg.logger, config=resolved, group=cfg.name, job_type=cfg.norm.name,
+                       name=f"{cfg.norm.tag}-s{cfg.seed}")
+    exit_code = 1
+    try:
+        summary = fit(cfg, model, data, logger, out_dir)
+        exit_code = 0
+    finally:
+        logger.finish(exit_code)
+    return summary
+
+
+def _max_steps(cfg: DictConfig, data) -> int:
+    from dyt.trainer import total_steps
+
+    return total_steps(cfg.trainer, data.train.steps_per_epoch)
+
+
+def objective(summary: dict) -> float:
+    """What sweepers minimize: final val loss, ``inf`` for a diverged run."""
+    if summary.get("status") != "completed":
+        return float("inf")
+    return float(summary.get("final/val/loss", float("inf")))
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def hydra_main(cfg: DictConfig) -> float:
+    try:
+        return objective(run(cfg))
+    except (ConfigError, DataError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    from dyt.precheck import precheck
+
+    message = precheck(sys.argv[1:], CONF_DIR)
+    if message:
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+    hydra_main()
+
+
+if __name__ == "__main__":
+    main()
