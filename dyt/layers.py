@@ -59,14 +59,14 @@ class DyT(nn.Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
-    def _affine_shape(self) -> tuple[int, ...]:
+    def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
         return (self.num_features,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.tanh(self.alpha * x)
         if self.weight is None:
             return y
-        shape = self._affine_shape()
+        shape = self._affine_shape(x)
         return y * self.weight.view(shape) + self.bias.view(shape)
 
     def reset_parameters(self) -> None:
@@ -84,10 +84,11 @@ class DyT(nn.Module):
 class DyT2d(DyT):
     """DyT over channels of an ``(N, C, H, W)`` tensor (a BatchNorm2d / LayerNorm2d stand-in).
 
-    ``weight`` and ``bias`` are per channel and broadcast over H and W.
+    ``weight`` and ``bias`` are per channel (dim 1) and broadcast over H and W;
+    ``(N, C)`` and ``(N, C, L)`` inputs work too (BatchNorm1d's layouts).
     """
 
     layout = "channels_first"
 
-    def _affine_shape(self) -> tuple[int, ...]:
-        return (self.num_features, 1, 1)
+    def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (self.num_features,) + (1,) * (x.dim() - 2)

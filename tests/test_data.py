@@ -1,0 +1,90 @@
+import gzip
+import struct
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from dyt.data import DataError, build_data
+from dyt.data.fashion_mnist import read_idx
+from dyt.data.hub import load_hub_dataset
+from dyt.data.images import TensorImages
+from tests.conftest import DATA, compose
+
+
+def test_read_idx_roundtrip_and_truncation(tmp_path):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    path = tmp_path / "x-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">HBB3I", 0, 8, 3, 2, 3, 4) + arr.tobytes())
+    assert np.array_equal(read_idx(path), arr)
+    with gzip.open(path, "wb") as f:
+        f.write(struct.pack(">HBB3I", 0, 8, 3, 2, 3, 4) + arr.tobytes()[:-1])
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(path)
+
+
+def test_fashion_mnist_is_the_real_thing():
+    cfg = compose(f"data.path={DATA}")
+    data = build_data(cfg)
+    assert len(data.train) == 60_000 and len(data.val) == 10_000
+    x, y = data.train.batch(0)
+    assert x.shape == (256, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+    assert abs(x.mean().item()) < 0.2 and 0.8 < x.std().item() < 1.2  # normalised with the dataset's mean/std
+    counts = torch.bincount(data.val.labels, minlength=10)
+    assert counts.tolist() == [1000] * 10
+
+
+def _images(n=50, augment=None, **kw):
+    rng = np.random.default_rng(0)
+    return TensorImages(rng.integers(0, 255, (n, 8, 8), dtype=np.uint8), np.arange(n) % 10, mean=[0.5], std=[0.25],
+                        batch_size=8, seed=3, augment=augment, **kw)
+
+
+def test_batches_are_a_function_of_step_so_resume_replays_nothing():
+    data = _images()
+    stream = data.batches()
+    first = [next(stream) for _ in range(10)]
+    resumed = data.batches(start_step=7)
+    for want in first[7:]:
+        got = next(resumed)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    # one epoch visits every sample at most once
+    labels = torch.cat([data.batch(s)[1] for s in range(data.steps_per_epoch)])
+    assert len(labels) == data.steps_per_epoch * 8
+
+
+def test_ranks_see_disjoint_parts_of_the_global_batch():
+    rank0, rank1 = _images(rank=0, world_size=2), _images(rank=1, world_size=2)
+    x0, x1 = rank0.batch(1)[0], rank1.batch(1)[0]
+    assert not torch.equal(x0, x1)
+    assert rank0.steps_per_epoch == 50 // 16
+
+
+def test_crop_and_flip_keep_shape_and_pixels():
+    from dyt.config import AugmentConfig
+
+    plain = _images()
+    aug = _images(augment=AugmentConfig(random_crop_padding=2, hflip=True))
+    x_plain, _ = plain.batch(0)
+    x_aug, _ = aug.batch(0)
+    assert x_aug.shape == x_plain.shape
+    assert not torch.equal(x_aug, x_plain)
+    background = (0 - 0.5) / 0.25  # padding value after normalisation
+    values = set(x_plain.flatten().tolist()) | {background}
+    assert set(x_aug.flatten().tolist()) <= values
+
+
+def test_offline_hub_fails_in_seconds_with_the_fix():
+    start = time.perf_counter()
+    with pytest.raises(DataError, match="unreachable|not in the local HF cache|loading failed"):
+        load_hub_dataset("uoft-cs/cifar10", fix="run online once")
+    assert time.perf_counter() - start < 30
+
+
+def test_missing_cache_without_idx_files_names_make_data(tmp_path):
+    from dyt.data.fashion_mnist import prepare
+
+    with pytest.raises(DataError, match="make data"):
+        prepare(tmp_path / "fm", idx_dir=tmp_path / "nothing", allow_hub=False)

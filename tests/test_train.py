@@ -1,0 +1,169 @@
+"""The entry point and the shared trainer, on real Fashion-MNIST, a few CPU steps at a time."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from dyt.log import read_metrics
+from dyt.models import ConfigError
+from dyt.train import run
+from tests.conftest import DATA, REPO, compose, run_cli
+
+
+def test_every_experiment_config_composes_and_builds():
+    from dyt.models import build_model
+
+    for path in sorted((REPO / "conf" / "experiment").glob("*.yaml")):
+        for norm in ("ln", "dyt"):
+            cfg = compose(f"experiment={path.stem}", f"norm={norm}")
+            assert cfg.name == path.stem
+            model = build_model(cfg)
+            assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_paper_recipe_config_has_the_paper_numbers():
+    cfg = compose("experiment=vit_b16_in1k")
+    assert (cfg.optim.lr, cfg.optim.batch_size_ref, cfg.optim.weight_decay) == (4e-3, 4096, 0.05)
+    assert (cfg.trainer.epochs, cfg.trainer.label_smoothing, cfg.trainer.ema_decay) == (300, 0.1, 0.9999)
+    assert (cfg.data.augment.mixup, cfg.data.augment.cutmix, cfg.data.augment.random_erasing) == (0.8, 1.0, 0.25)
+    assert cfg.model.kwargs.global_pool == "avg" and cfg.model.drop_path_rate == 0.1
+    assert cfg.optim.warmup_frac * cfg.trainer.epochs == pytest.approx(20, abs=0.1)
+
+
+def test_run_dir_is_deterministic():
+    cfg = compose("norm=dyt", "norm.alpha_init=0.25", "seed=2")
+    assert cfg.out_dir == "runs/vit/dyt-a0.25/seed2"
+    assert compose("norm=ln").out_dir == "runs/vit/ln/seed0"
+
+
+def test_smoke_fit_leaves_the_run_dir_contract(smoke_cfg, tmp_path):
+    cfg = smoke_cfg("norm=dyt")
+    summary = run(cfg)
+    out = tmp_path / "run"
+    assert {"config.yaml", "metrics.jsonl", "summary.json", "last.pt"} <= {p.name for p in out.iterdir()}
+    assert summary["status"] == "completed" and summary["step"] == 8
+    assert OmegaConf.load(out / "config.yaml").norm.name == "dyt"
+    rows = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [2, 4, 6, 8]
+    assert all("train/loss" in r and "lr" in r for r in rows)
+    assert {r["step"] for r in rows if "val/acc1" in r} == {4, 8}
+    alphas = [k for k in rows[-1] if k.startswith("alpha/")]
+    assert len(alphas) == 2 * 6 + 1 and "alpha/blocks.0.norm1" in alphas
+    assert rows[-1]["alpha/fc_norm"] != 0.5  # alpha learns
+    saved = json.loads((out / "summary.json").read_text())
+    assert saved["final/val/acc1"] > 10.0  # better than chance after 8 steps
+    for key in ("train_seconds", "samples_per_second", "versions", "device", "git_sha", "num_params"):
+        assert key in saved
+
+
+def test_resume_continues_at_the_checkpoint_step(smoke_cfg, tmp_path):
+    run(smoke_cfg("trainer.max_steps=4"))
+    ckpt = torch.load(tmp_path / "run" / "last.pt", weights_only=False)
+    assert ckpt["step"] == 4
+    summary = run(smoke_cfg("trainer.max_steps=8"))  # extending a run is an allowed change
+    assert summary["step"] == 8
+    steps = [r["step"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")]
+    assert steps == [2, 4, 6, 8]
+    again = run(smoke_cfg("trainer.max_steps=8"))  # nothing left to do: not retrained
+    assert again["train_seconds"] == summary["train_seconds"]
+
+
+def test_resume_after_a_kill_gives_the_same_numbers(smoke_cfg, tmp_path, monkeypatch):
+    import shutil
+
+    import dyt.trainer
+
+    def keep_every_checkpoint(path, state, save=dyt.trainer.save_checkpoint):
+        save(path, state)
+        shutil.copy(path, tmp_path / f"step{state['step']}.pt")
+
+    monkeypatch.setattr(dyt.trainer, "save_checkpoint", keep_every_checkpoint)
+    run(smoke_cfg("trainer.max_steps=8", "trainer.ckpt_every=4"))
+    out = tmp_path / "run"
+    full = read_metrics(out / "metrics.jsonl")
+    # as if killed at step 7: the checkpoint of step 4, rows past it, a half-written line
+    shutil.copy(tmp_path / "step4.pt", out / "last.pt")
+    (out / "summary.json").unlink()
+    with open(out / "metrics.jsonl", "w") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in full[:3]) + '{"step": 7, "train/lo')
+    run(smoke_cfg("trainer.max_steps=8", "trainer.ckpt_every=4"))
+    resumed = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in resumed] == [2, 4, 6, 8]
+    for a, b in zip(full, resumed):  # same data, same RNG state, same numbers, bit for bit
+        assert a["train/loss"] == b["train/loss"], a["step"]
+    assert resumed[-1]["val/loss"] == full[-1]["val/loss"]
+
+
+def test_a_run_dir_belongs_to_one_config(smoke_cfg):
+    run(smoke_cfg())
+    with pytest.raises(ConfigError, match="optim.lr"):
+        run(smoke_cfg("optim.lr=0.01"))
+
+
+def test_absurd_lr_ends_as_diverged_not_a_crash(smoke_cfg):
+    summary = run(smoke_cfg("optim.lr=1e4", "optim.warmup_frac=0", "trainer.max_steps=30", "trainer.log_every=1"))
+    assert summary["status"] == "diverged"
+    assert summary["step"] < 30
+
+
+def test_alpha_init_lands_in_every_dyt_layer(smoke_cfg):
+    from dyt import DyT
+    from dyt.models import build_model
+
+    model = build_model(smoke_cfg("norm=dyt", "norm.alpha_init=1.7"))
+    alphas = [m.alpha.item() for m in model.modules() if isinstance(m, DyT)]
+    assert len(alphas) == 13 and all(a == pytest.approx(1.7) for a in alphas)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("norm=foo", "unknown norm 'foo'"),
+    ("model=foo", "unknown model 'foo'"),
+    ("norm.alpha_init=-1", "norm.alpha_init must be > 0"),
+    ("norm.alpha_init=abc", "could not be converted to Float"),
+    ("trainer.max_step=3", "Key 'max_step' not in 'TrainerConfig'"),
+])
+def test_bad_overrides_exit_nonzero_with_one_line(override, message, tmp_path):
+    extra = ["norm=dyt"] if override.startswith("norm.") else []
+    proc = run_cli(*extra, override, f"runs_root={tmp_path}", "-m" if override == "norm=foo" else "seed=0", timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith("error: ") and message in proc.stderr
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_missing_data_is_one_line_and_nothing_lost(tmp_path):
+    proc = run_cli("trainer=smoke", "logger=none", f"data.path={tmp_path / 'nope'}", "data.source=hub",
+                   f"out_dir={tmp_path / 'run'}", env={"HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "zalando-datasets/fashion_mnist" in lines[0], proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_smoke_run_with_wandb_offline_history_equals_metrics(tmp_path):
+    out = tmp_path / "run"
+    proc = run_cli("experiment=vit", "trainer=smoke", f"data.path={DATA}", f"out_dir={out}",
+                   env={"WANDB_MODE": "offline"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    offline = list((out / "wandb").glob("offline-run-*"))
+    assert len(offline) == 1
+    wandb_cli = [str(Path(sys.executable).parent / "wandb")]
+    records = subprocess.run([*wandb_cli, "leet", "inspect", "--json", str(offline[0])], capture_output=True,
+                             text=True, timeout=120, check=True).stdout.splitlines()
+    history = [json.loads(r)["history"]["item"] for r in records if '"type":"history"' in r]
+    run_record = next(json.loads(r)["run"] for r in records if '"type":"run"' in r)
+    assert (run_record["run_group"], run_record["job_type"], run_record["display_name"]) == ("vit", "ln", "ln-s0")
+    rows = read_metrics(out / "metrics.jsonl")
+    assert len(history) == len(rows) == 4
+    for logged, row in zip(history, rows):
+        assert logged["_step"] == row["step"]
+        for key, value in row.items():
+            if key != "step":
+                assert logged[key] == pytest.approx(value), key
+    dry = subprocess.run([*wandb_cli, "sync", "--dry-run", str(offline[0])], capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0 and "Would sync 1 run" in dry.stdout + dry.stderr
