@@ -1,0 +1,65 @@
+import csv
+import json
+
+import pytest
+import yaml
+from scipy import stats
+
+from dyt.report import report, verdict
+
+ACC = {"ln": [86.0, 86.4, 85.8], "dyt-a0.5": [80.1, 79.5, 80.9]}
+
+
+def _fake_run(root, tag, seed, acc, status="completed"):
+    run = root / tag / f"seed{seed}"
+    run.mkdir(parents=True)
+    norm = {"name": tag.split("-")[0], "tag": tag, "alpha_init": 0.5}
+    (run / "config.yaml").write_text(yaml.safe_dump({"name": "vit", "seed": seed, "norm": norm}))
+    rows = [{"step": s, "train/loss": 2.0 / s, "val/loss": 1.0 / s, "val/acc1": acc * s / 10} for s in range(1, 11)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = {"status": status, "step": 10, "epochs": 1.0, "final/val/acc1": acc, "final/val/loss": 0.1,
+               "final/train_loss": 0.2, "train_seconds": 5.0, "samples_per_second": 100.0, "device": "cpu",
+               "versions": {"torch": "x"}}
+    (run / "summary.json").write_text(json.dumps(summary))
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    for tag, accs in ACC.items():
+        for seed, acc in enumerate(accs):
+            _fake_run(root, tag, seed, acc)
+    return root
+
+
+def test_report_writes_table_curves_and_verdict(runs, tmp_path):
+    out = report(runs, tmp_path / "results", paper="vit")
+    assert (out / "curves.png").stat().st_size > 10_000
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert [(r["arm"], r["seed"]) for r in rows] == [("ln", "0"), ("ln", "1"), ("ln", "2"),
+                                                       ("dyt-a0.5", "0"), ("dyt-a0.5", "1"), ("dyt-a0.5", "2")]
+    assert float(rows[3]["val_acc1"]) == 80.1
+    text = (out / "README.md").read_text()
+    assert "| ln | 3 (3) | 86.07 ± 0.31 |" in text
+    t, p = stats.ttest_ind(ACC["dyt-a0.5"], ACC["ln"], equal_var=False)
+    assert f"Welch's t = {t:.2f}, p = {p:.3g}" in text
+    assert "significantly worse" in text and "not reproduced" in text
+    assert "| ViT-B | 82.3 | 82.5 |" in text  # the paper beside ours
+
+
+def test_diverged_runs_are_marked_not_averaged(runs, tmp_path):
+    _fake_run(runs, "dyt-a4.0", 0, 10.0, status="diverged")
+    text = (report(runs, tmp_path / "r") / "README.md").read_text()
+    assert "| dyt-a4.0 | 1 (0) | nan ± nan |" in text
+    assert "dyt-a4.0 diverged in 1 run(s)" in text
+
+
+def test_verdict_wording_follows_the_test():
+    assert "No significant difference" in verdict("ln", [80, 81, 82], "dyt", [80.5, 81.2, 81.8])
+    assert "significantly better" in verdict("ln", [80.0, 80.1, 80.2], "dyt", [85.0, 85.1, 85.2])
+    assert "too few" in verdict("ln", [80.0], "dyt", [81.0])
+
+
+def test_no_runs_is_an_error_naming_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make reproduce-vit"):
+        report(tmp_path, tmp_path / "out")
