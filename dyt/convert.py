@@ -70,6 +70,7 @@ def _make_dyt(norm: nn.Module, alpha_init: float) -> DyT:
         _normalized_features(norm),
         alpha_init=alpha_init,
         elementwise_affine=weight is not None,
+        bias=getattr(norm, "bias", None) is not None,  # RMSNorm has none: DyT neither (the paper's LLaMA DyT)
         device=ref.device,
         dtype=ref.dtype if ref.is_floating_point() else None,
     )
@@ -82,7 +83,8 @@ def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, st
     timm ``RmsNorm``) become ``DyT``; channels-first ones (timm ``LayerNorm2d``,
     ``RmsNorm2d``, ``nn.BatchNorm1d/2d``) become ``DyT2d``. The new layers are
     freshly initialised (weight 1, bias 0), as in the paper's training from
-    scratch. With ``strict=True`` any other norm-like module (timm
+    scratch, with an affine only where the replaced norm had one (so the
+    parameter count grows by one alpha per layer). With ``strict=True`` any other norm-like module (timm
     ``BatchNormAct2d``, ``LayerNormAct2d``, ``GroupNorm``, an unknown subclass)
     raises ``UnsupportedNormError`` before anything is changed.
     """

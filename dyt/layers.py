@@ -44,6 +44,7 @@ class DyT(nn.Module):
         *,
         alpha_init: float = 0.5,
         elementwise_affine: bool = True,
+        bias: bool = True,
         device=None,
         dtype=None,
     ) -> None:
@@ -52,12 +53,8 @@ class DyT(nn.Module):
         self.num_features = int(num_features)
         self.alpha_init = check_alpha_init(alpha_init)
         self.alpha = nn.Parameter(torch.full((), self.alpha_init, **factory))
-        if elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(self.num_features, **factory))
-            self.bias = nn.Parameter(torch.zeros(self.num_features, **factory))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        self.weight = nn.Parameter(torch.ones(self.num_features, **factory)) if elementwise_affine else None
+        self.bias = nn.Parameter(torch.zeros(self.num_features, **factory)) if elementwise_affine and bias else None
 
     def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
         return (self.num_features,)
@@ -67,17 +64,20 @@ class DyT(nn.Module):
         if self.weight is None:
             return y
         shape = self._affine_shape(x)
-        return y * self.weight.view(shape) + self.bias.view(shape)
+        y = y * self.weight.view(shape)
+        return y if self.bias is None else y + self.bias.view(shape)
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             self.alpha.fill_(self.alpha_init)
             if self.weight is not None:
                 self.weight.fill_(1.0)
+            if self.bias is not None:
                 self.bias.zero_()
 
     def extra_repr(self) -> str:
         affine = "" if self.weight is not None else ", elementwise_affine=False"
+        affine += "" if self.bias is not None or self.weight is None else ", bias=False"
         return f"{self.num_features}, alpha_init={self.alpha_init:g}, layout={self.layout}{affine}"
 
 

@@ -2,7 +2,8 @@
 
 No weight decay for every parameter with fewer than two dimensions (DyT's
 alpha, norm gains, biases) nor for what the model lists in ``no_weight_decay()``
-(timm: position embeddings, class token), as in the official DyT / ConvNeXt recipe.
+(timm: position embeddings, class token), as in the official DyT / ConvNeXt
+recipe; ``optim.decay_1d=true`` decays everything, as the LLaMA recipe does.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import torch
 from torch import nn
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
+def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False) -> list[dict]:
+    """Two groups: decayed weights, and the rest (1-D params unless ``decay_1d``, and ``no_weight_decay()``)."""
+    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") and not decay_1d else set()
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or name in skip else decay).append((name, p))
+        (no_decay if (p.ndim < 2 and not decay_1d) or name in skip else decay).append((name, p))
     return [
         {"params": [p for _, p in decay], "names": [n for n, _ in decay], "weight_decay": weight_decay},
         {"params": [p for _, p in no_decay], "names": [n for n, _ in no_decay], "weight_decay": 0.0},
@@ -36,7 +38,7 @@ def peak_lr(optim_cfg, global_batch_size: int) -> float:
 def build_optimizer(model: nn.Module, optim_cfg, lr: float) -> torch.optim.Optimizer:
     if optim_cfg.name != "adamw":
         raise ValueError(f"unknown optim.name {optim_cfg.name!r}: choose adamw")
-    groups = param_groups(model, optim_cfg.weight_decay)
+    groups = param_groups(model, optim_cfg.weight_decay, optim_cfg.decay_1d)
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(optim_cfg.betas), eps=optim_cfg.eps)
 
 

@@ -112,6 +112,8 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
         step, first_loss, prior_seconds = ckpt["step"], ckpt.get("first_loss"), ckpt.get("train_seconds", 0.0)
+        if ckpt.get("data") is not None:
+            data.train.load_state_dict(ckpt["data"])  # streams: where in the corpus we were
     logger.resume(step)
 
     def checkpoint() -> None:
@@ -119,6 +121,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "rng": rng_state(), "first_loss": first_loss, "train_seconds": train_seconds,
+            "data": data.train.state_dict() if hasattr(data.train, "state_dict") else None,
         })
 
     train_model = torch.compile(model) if tcfg.compile else model
@@ -194,6 +197,10 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
         **{f"final/{k}": v for k, v in last_eval.items()},
         "train_seconds": train_seconds,
         "samples_per_second": step * batch_size / train_seconds if train_seconds > 0 else None,
+        "tokens_seen": step * batch_size * data.tokens_per_sample if data.tokens_per_sample else None,
+        "tokens_per_second": (step * batch_size * data.tokens_per_sample / train_seconds
+                              if data.tokens_per_sample and train_seconds > 0 else None),
+        "alpha_init_note": getattr(model, "alpha_note", None),
         "peak_lr": lr,
         "precision": precision,
         "num_params": sum(p.numel() for p in model.parameters()),

@@ -16,6 +16,7 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("WANDB_SILENT", "true")
+os.chdir(REPO)  # configs name data/ relative to the repo root, as `make` runs them
 
 
 def compose(*overrides: str):
@@ -35,8 +36,8 @@ def smoke_cfg(tmp_path):
     """A composer of smoke-sized configs writing to ``tmp_path/run``."""
 
     def make(*overrides: str):
-        return compose("trainer=smoke", "logger=none", f"data.path={DATA}", f"out_dir={tmp_path / 'run'}",
-                       "trainer.threads=2", "data.val_limit=2000", *overrides)
+        return compose("trainer=smoke", "logger=none", f"out_dir={tmp_path / 'run'}", "trainer.threads=2",
+                       "data.val_limit=4096", *overrides)
 
     return make
 

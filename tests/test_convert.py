@@ -70,3 +70,12 @@ def test_multi_dim_layernorm_leaves_model_untouched():
 def test_count_norms_ignores_containers_named_like_norms():
     head = timm.create_model("convnext_atto", num_classes=3).head  # NormMlpClassifierHead holds a LayerNorm2d
     assert count_norms(head) == {"LayerNorm2d": 1}
+
+
+def test_affine_follows_the_replaced_norm_so_only_alphas_are_added():
+    model = nn.Sequential(nn.LayerNorm(8), nn.LayerNorm(8, bias=False), nn.RMSNorm(8),
+                          nn.LayerNorm(8, elementwise_affine=False))
+    before = sum(p.numel() for p in model.parameters())
+    convert_norms(model)
+    assert [(m.weight is not None, m.bias is not None) for m in model] == [(True, True), (True, False), (True, False), (False, False)]
+    assert sum(p.numel() for p in model.parameters()) == before + 4

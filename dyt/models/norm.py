@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Callable, Optional
 
-from dyt.layers import DyT, DyT2d, check_alpha_init
+from timm.layers import RmsNorm, RmsNorm2d
 
-NORMS = ("ln", "dyt")
+from dyt.layers import DyT, DyT2d
+
+NORMS = ("ln", "rmsnorm", "dyt")
 
 
 class ConfigError(ValueError):
     """A config value that cannot work; the message names the fix."""
+
+
+def alpha_value(value, key: str = "norm.alpha_init") -> float:
+    """A positive finite alpha, or ``ConfigError`` naming the key."""
+    try:
+        alpha = float(value)
+    except (TypeError, ValueError):
+        alpha = math.nan
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ConfigError(f"{key} must be a number > 0, got {value!r} (the paper uses 0.5)")
+    return alpha
 
 
 def norm_layer(norm_cfg, channels_first: bool = False) -> Optional[Callable]:
@@ -19,10 +33,8 @@ def norm_layer(norm_cfg, channels_first: bool = False) -> Optional[Callable]:
     name = norm_cfg.name
     if name == "ln":
         return None
+    if name == "rmsnorm":
+        return RmsNorm2d if channels_first else RmsNorm
     if name == "dyt":
-        try:
-            alpha_init = check_alpha_init(norm_cfg.alpha_init)
-        except ValueError as err:
-            raise ConfigError(str(err).replace("alpha_init", "norm.alpha_init", 1)) from None
-        return partial(DyT2d if channels_first else DyT, alpha_init=alpha_init)
+        return partial(DyT2d if channels_first else DyT, alpha_init=alpha_value(norm_cfg.alpha_init))
     raise ConfigError(f"unknown norm {name!r}: choose one of {', '.join(NORMS)} (norm=dyt)")

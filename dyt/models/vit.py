@@ -9,7 +9,7 @@ from dyt.convert import count_norms
 from dyt.models.norm import ConfigError, norm_layer
 
 
-def build_vit(model_cfg, norm_cfg, data_cfg) -> nn.Module:
+def build_vit(model_cfg, norm_cfg, data_cfg, num_classes: int) -> nn.Module:
     kwargs = dict(model_cfg.kwargs)
     layer = norm_layer(norm_cfg)
     if layer is not None:
@@ -18,7 +18,7 @@ def build_vit(model_cfg, norm_cfg, data_cfg) -> nn.Module:
         model = timm.create_model(
             model_cfg.arch,
             pretrained=False,
-            num_classes=data_cfg.num_classes,
+            num_classes=num_classes,
             img_size=data_cfg.image_size,
             in_chans=data_cfg.channels,
             drop_path_rate=model_cfg.drop_path_rate,
@@ -26,6 +26,6 @@ def build_vit(model_cfg, norm_cfg, data_cfg) -> nn.Module:
         )
     except (RuntimeError, TypeError) as err:  # unknown arch, or a kwarg the class does not take
         raise ConfigError(f"timm cannot build model.arch={model_cfg.arch!r}: {err}") from None
-    if layer is not None and "LayerNorm" in count_norms(model):
+    if norm_cfg.name == "dyt" and set(count_norms(model)) != {"DyT"}:
         raise RuntimeError(f"{model_cfg.arch}: LayerNorm left after building with norm={norm_cfg.name}: {count_norms(model)}")
     return model

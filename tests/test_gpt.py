@@ -1,0 +1,127 @@
+"""The small GPT (gpt2 and llama styles), per-position DyT, and the Shakespeare data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from dyt import DyT, count_norms
+from dyt.data import build_data
+from dyt.data.text import CharTokenizer, TokenWindows, strip_gutenberg
+from dyt.models import build_model
+from dyt.models.llm_alpha import PAPER_TABLE, paper_alpha_init
+from dyt.train import run
+from tests.conftest import compose
+
+
+def _gpt(style, norm, **kw):
+    from dyt.models.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32, style=style, norm=norm, **kw))
+
+
+@pytest.mark.parametrize("style,norm", [("gpt2", "ln"), ("gpt2", "dyt"), ("llama", "rmsnorm"), ("llama", "dyt")])
+def test_future_tokens_do_not_change_past_logits(style, norm):
+    model = _gpt(style, norm).eval()
+    idx = torch.randint(0, 50, (2, 16))
+    changed = idx.clone()
+    changed[:, 10:] = torch.randint(0, 50, (2, 6))
+    a, b = model(idx), model(changed)
+    torch.testing.assert_close(a[:, :10], b[:, :10])
+    assert not torch.allclose(a[:, 10:], b[:, 10:])
+
+
+@pytest.mark.parametrize("style,baseline,extra", [("gpt2", "ln", 0), ("llama", "rmsnorm", 1)])
+def test_dyt_model_has_no_norm_left_and_only_alphas_added(style, baseline, extra):
+    base, dyt = _gpt(style, baseline, embed_scale=False), _gpt(style, "dyt", embed_scale=bool(extra))
+    n_norms = 2 * 2 + 1
+    assert count_norms(dyt) == {"DyT": n_norms}
+    n_base = sum(p.numel() for p in base.parameters())
+    assert sum(p.numel() for p in dyt.parameters()) == n_base + n_norms + extra
+
+
+def test_llama_dyt_has_no_bias_and_gets_the_embedding_scalar_by_default():
+    model = build_model(compose("experiment=llama", "norm=dyt"), num_classes=65)
+    assert model.embed_scale is not None and model.embed_scale.item() == pytest.approx(math.sqrt(128))
+    assert all(m.bias is None for m in model.modules() if isinstance(m, DyT))
+    assert build_model(compose("experiment=gpt", "norm=dyt"), num_classes=65).embed_scale is None
+
+
+def test_per_position_alpha_inits_land_where_configured():
+    cfg = compose("experiment=llama", "norm=dyt", "norm.alpha_init=0.8", "norm.alpha_mlp=0.2", "norm.alpha_final=0.1")
+    model = build_model(cfg, num_classes=65)
+    alphas = {name: m.alpha.item() for name, m in model.named_modules() if isinstance(m, DyT)}
+    assert alphas["blocks.0.norm_attn"] == pytest.approx(0.8) and alphas["blocks.1.norm_attn"] == pytest.approx(0.8)
+    assert alphas["blocks.0.norm_mlp"] == pytest.approx(0.2) and alphas["norm_final"] == pytest.approx(0.1)
+    assert "norm.alpha_mlp=0.2" in model.alpha_note
+
+
+def test_auto_rule_gives_the_paper_table_and_says_how():
+    for width, (attn, other) in PAPER_TABLE.items():
+        assert paper_alpha_init(width)[:2] == (attn, other)
+    assert paper_alpha_init(128)[:2] == (1.0, 1.0) and "nearest width 1024" in paper_alpha_init(128)[2]
+    attn, other, how = paper_alpha_init(2896)  # ~ sqrt(2048 * 4096): halfway in log2
+    assert 0.8 < attn < 1.0 and 0.2 < other < 0.5 and "interpolated" in how
+    cfg = compose("experiment=gpt", "norm=dyt", "model.kwargs.n_embd=4096", "model.kwargs.n_head=32")
+    model = build_model(cfg, num_classes=65)
+    assert model.blocks[0].norm_attn.alpha.item() == pytest.approx(0.8)
+    assert model.blocks[0].norm_mlp.alpha.item() == pytest.approx(0.2)
+
+
+def test_auto_alpha_is_refused_outside_gpt():
+    from dyt.models import ConfigError
+    from dyt.train import validate
+
+    with pytest.raises(ConfigError, match="GPT models only"):
+        validate(compose("norm=dyt", "norm.alpha_init=auto"))
+
+
+def test_windows_resume_mid_epoch_at_the_same_position():
+    data = TokenWindows(np.arange(10_000) % 97, block_size=16, batch_size=4, seed=5)
+    first = [data.batch(s) for s in range(12)]
+    stream = data.batches(start_step=9)
+    for want in first[9:]:
+        got = next(stream)
+        assert torch.equal(got[0], want[0])
+    x, y = first[0]
+    assert torch.equal(x[:, 1:], y[:, :-1])  # targets are the inputs shifted by one
+
+
+def test_shakespeare_split_by_work_and_char_vocabulary():
+    data = build_data(compose("experiment=gpt"))
+    tok = data.tokenizer
+    assert isinstance(tok, CharTokenizer) and 60 <= tok.vocab_size <= 100
+    assert len(data.train) > 4_000_000 and 300_000 < len(data.val) < 700_000
+    text = tok.decode(data.val.tokens[:2000].tolist())
+    assert "HAMLET" in text.upper()
+    assert tok.decode(tok.encode("To be, or not to be")) == "To be, or not to be"
+
+
+def test_gutenberg_header_and_footer_are_stripped():
+    text = "junk\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\nHello\n*** END OF THE PROJECT GUTENBERG EBOOK X ***\nlicence"
+    assert strip_gutenberg(text) == "Hello\n"
+    assert strip_gutenberg("plain text") == "plain text\n"
+
+
+def test_smoke_runs_leave_a_sample_of_generated_text(smoke_cfg, tmp_path):
+    summary = run(smoke_cfg("experiment=llama", "norm=dyt"))
+    assert summary["status"] == "completed" and summary["tokens_seen"] == 8 * 32 * 128
+    sample = (tmp_path / "run" / "sample.txt").read_text()
+    assert len(sample) > 400
+
+
+def _unigram_entropy(tokens: torch.Tensor) -> float:
+    p = torch.bincount(tokens.long()).double()
+    p = p[p > 0] / p.sum()
+    return float(-(p * p.log()).sum())
+
+
+@pytest.mark.slow
+def test_short_training_beats_the_unigram_entropy(smoke_cfg):
+    cfg = smoke_cfg("experiment=gpt", "trainer.max_steps=150", "trainer.eval_every=150", "optim.lr=3e-3",
+                    "data.val_limit=32768")
+    summary = run(cfg)
+    data = build_data(cfg)
+    assert summary["final/val/loss"] < _unigram_entropy(data.train.tokens) - 0.3
