@@ -4,6 +4,7 @@ Reads only the plain files every run leaves (``config.yaml``, ``metrics.jsonl``,
 ``summary.json``), never a W&B server.
 
     python -m dyt.report runs/vit --out results/vit --paper vit
+    python -m dyt.report runs/gpt runs/llama --out results/gpt --paper gpt
 """
 
 from __future__ import annotations
@@ -63,11 +64,22 @@ def load_runs(runs_dir: Path) -> list[Run]:
     return runs
 
 
-def group_by_arm(runs: list[Run], baseline: str) -> dict[str, list[Run]]:
-    arms: dict[str, list[Run]] = {}
-    for run in sorted(runs, key=lambda r: (r.arm != baseline, r.arm, r.seed)):
-        arms.setdefault(run.arm, []).append(run)
-    return arms
+BASELINE_NORMS = ("ln", "rmsnorm", "bn")
+
+
+def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:
+    """``{experiment: {arm: runs}}``; in each experiment the normalized baseline arm comes first."""
+    def order(r: Run):
+        return r.config["name"], r.config["norm"]["name"] not in BASELINE_NORMS, r.arm, r.seed
+
+    groups: dict[str, dict[str, list[Run]]] = {}
+    for run in sorted(runs, key=order):
+        groups.setdefault(run.config["name"], {}).setdefault(run.arm, []).append(run)
+    return groups
+
+
+def baseline_arm(arms: dict[str, list[Run]]) -> str | None:
+    return next((arm for arm, rs in arms.items() if rs[0].config["norm"]["name"] in BASELINE_NORMS), None)
 
 
 def mean_std(values) -> tuple[float, float]:
@@ -88,10 +100,11 @@ def welch(a, b) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0) -> str:
+def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0,
+            metric: str = "val/acc1", higher_is_better: bool = True) -> str:
     diff = (np.mean(other) - np.mean(base)) if other and base else math.nan
     t, p = welch(base, other)
-    stat = f"Δ val acc1 = {diff:+.2f} points, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
+    stat = f"Δ {metric} = {diff:+.4g}, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
     if n_diverged:
         return f"**{name} diverged in {n_diverged} run(s)**; over the rest: {stat}."
     if not math.isfinite(p):
@@ -99,14 +112,14 @@ def verdict(base_name: str, base: list[float], name: str, other: list[float], n_
     if p >= ALPHA:
         return (f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}: "
                 f"consistent with the paper's claim at this scale (with this many seeds only large gaps are detectable).")
-    if diff > 0:
+    if (diff > 0) == higher_is_better:
         return f"{name} vs {base_name}: {stat}. {name} is significantly better at α = {ALPHA}: the claim holds here."
     return f"{name} vs {base_name}: {stat}. **{name} is significantly worse at α = {ALPHA}: the claim is not reproduced at this scale.**"
 
 
 def write_csv(runs: list[Run], path: Path) -> None:
     cols = ["experiment", "arm", "norm", "alpha_init", "seed", "status", "step", "epochs", "val_acc1", "val_loss",
-            "train_loss", "train_seconds", "samples_per_second", "run_dir"]
+            "train_loss", "train_seconds", "samples_per_second", "tokens_seen", "tokens_per_second", "run_dir"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
@@ -116,7 +129,8 @@ def write_csv(runs: list[Run], path: Path) -> None:
                         r.config["norm"]["alpha_init"] if r.config["norm"]["name"] != "ln" else "",
                         r.seed, s.get("status"), s.get("step"), _fmt(s.get("epochs"), 3), _fmt(s.get("final/val/acc1"), 2),
                         _fmt(s.get("final/val/loss"), 4), _fmt(s.get("final/train_loss"), 4),
-                        _fmt(s.get("train_seconds"), 1), _fmt(s.get("samples_per_second"), 1), str(r.path)])
+                        _fmt(s.get("train_seconds"), 1), _fmt(s.get("samples_per_second"), 1),
+                        s.get("tokens_seen", ""), _fmt(s.get("tokens_per_second"), 0), str(r.path)])
 
 
 def _fmt(v, digits):
@@ -124,16 +138,18 @@ def _fmt(v, digits):
 
 
 def _band(runs: list[Run], key: str, smooth: int = 1):
-    """Mean and std over runs of ``key`` on the steps all of them logged."""
+    """Mean and std over runs of ``key``, on the steps of the sparsest run (others interpolated)."""
     series = [r.series(key) for r in runs]
     series = [(s, v) for s, v in series if len(s)]
     if not series:
         return None
-    common = sorted(set.intersection(*(set(s.tolist()) for s, _ in series)))
-    if not common:
+    grid = min((s for s, _ in series), key=len)
+    lo, hi = max(s[0] for s, _ in series), min(s[-1] for s, _ in series)
+    grid = grid[(grid >= lo) & (grid <= hi)]
+    if not len(grid):
         return None
-    stacked = np.stack([np.interp(common, s, _smooth(v, smooth)) for s, v in series])
-    return np.array(common), stacked.mean(0), stacked.std(0, ddof=1) if len(stacked) > 1 else np.zeros(len(common))
+    stacked = np.stack([np.interp(grid, s, _smooth(v, smooth)) for s, v in series])
+    return grid, stacked.mean(0), stacked.std(0, ddof=1) if len(stacked) > 1 else np.zeros(len(grid))
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -144,103 +160,133 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
-def plot_curves(arms: dict[str, list[Run]], path: Path, title: str) -> None:
+def plot_curves(groups: dict[str, dict[str, list[Run]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("train/loss", "train loss (smoothed)", 5), ("val/loss", "val loss", 1), ("val/acc1", "val top-1 (%)", 1)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.0))
+    text = any(r.summary.get("tokens_seen") for arms in groups.values() for rs in arms.values() for r in rs)
+    panels = [("train/loss", "train loss (smoothed)", 5), ("val/loss", "val loss", 1),
+              ("val/acc1", "val next-token accuracy (%)" if text else "val top-1 (%)", 1)]
+    fig, axes = plt.subplots(len(groups), len(panels), figsize=(5.2 * len(panels), 4.0 * len(groups)), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for (key, label, smooth), ax in zip(panels, axes):
-        for i, (arm, runs) in enumerate(arms.items()):
-            color = colors[i % len(colors)]
-            ok = [r for r in runs if r.completed]
-            band = _band(ok, key, smooth)
-            if band is not None:
-                steps, mean, std = band
-                ax.plot(steps, mean, color=color, label=f"{arm} (n={len(ok)})")
-                ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
-            for r in runs:
-                if not r.completed:
-                    s, v = r.series(key)
-                    ax.plot(s, v, color=color, linestyle=":", label=f"{arm} s{r.seed} diverged")
-        ax.set_xlabel("step")
-        ax.set_title(label)
-        ax.grid(alpha=0.3)
-        if key.endswith("loss"):
-            ax.set_yscale("log")
-    axes[0].legend()
-    fig.suptitle(f"{title}: mean ± std over seeds")
+    for row, (experiment, arms) in zip(axes, groups.items()):
+        for (key, label, smooth), ax in zip(panels, row):
+            for i, (arm, runs) in enumerate(arms.items()):
+                color = colors[i % len(colors)]
+                ok = [r for r in runs if r.completed]
+                band = _band(ok, key, smooth)
+                if band is not None:
+                    steps, mean, std = band
+                    ax.plot(steps, mean, color=color, label=f"{arm} (n={len(ok)})")
+                    ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+                for r in runs:
+                    if not r.completed:
+                        s, v = r.series(key)
+                        ax.plot(s, v, color=color, linestyle=":", label=f"{arm} s{r.seed} diverged")
+            ax.set_xlabel("step")
+            ax.set_title(f"{experiment}: {label}")
+            ax.grid(alpha=0.3)
+            if key.endswith("loss"):
+                ax.set_yscale("log")
+        row[0].legend()
+    fig.suptitle("mean ± std over seeds (band); dotted: diverged runs")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def write_readme(arms: dict[str, list[Run]], baseline: str, paper_key: str | None, path: Path, command: str) -> None:
-    lines = []
-    paper = PAPER_RESULTS.get(paper_key or "")
-    name = next(iter(arms.values()))[0].config["name"]
-    lines += [f"# Results: `{name}`", "", f"Generated by `{command}` from the run dirs; do not edit by hand.", ""]
+def _arm_row(arm: str, runs: list[Run], text: bool) -> str:
+    ok = [r for r in runs if r.completed]
+    acc, acc_sd = mean_std(r.summary.get("final/val/acc1") for r in ok)
+    loss, loss_sd = mean_std(r.summary.get("final/val/loss") for r in ok)
+    secs, _ = mean_std(r.summary.get("train_seconds") for r in runs)
+    steps = "/".join(str(s) for s in sorted({r.summary.get("step") for r in runs}))
+    if text:
+        rate, _ = mean_std(r.summary.get("tokens_per_second") for r in runs)
+        amount = f"{max(r.summary.get('tokens_seen', 0) for r in runs) / 1e6:.2f}M"
+    else:
+        rate, _ = mean_std(r.summary.get("samples_per_second") for r in runs)
+        amount = f"{max(r.summary.get('epochs', 0) for r in runs):.1f}"
+    return (f"| {arm} | {len(runs)} ({len(ok)}) | {loss:.4f} ± {loss_sd:.4f} | {acc:.2f} ± {acc_sd:.2f} | "
+            f"{steps} | {amount} | {rate:.0f} | {secs:.0f} |")
+
+
+def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None, path: Path, command: str) -> None:
+    paper = PAPER_RESULTS.get(paper_key or "", {})
+    metric, higher = paper.get("metric", "val/acc1"), paper.get("higher_is_better", True)
+    all_runs = [r for arms in groups.values() for rs in arms.values() for r in rs]
+    text = any("tokens_seen" in r.summary for r in all_runs)
+    lines = [f"# Results: {', '.join(f'`{g}`' for g in groups)}", "",
+             f"Generated by `{command}` from the run dirs; do not edit by hand.", ""]
     if paper:
         lines += [f"**Claim (paper):** {paper['claim']}", ""]
-    lines += ["## Ours", "", "| arm | runs (completed) | val top-1 % (mean ± std) | val loss | steps | epochs | train time s | samples/s |",
+    speed = "tokens seen | tokens/s" if text else "epochs | samples/s"
+    lines += ["## Ours (final metrics, mean ± std over seeds)", "",
+              f"| arm | runs (completed) | val loss | val {'next-token acc' if text else 'top-1'} % | steps | {speed} | train time s |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for arm, runs in arms.items():
-        ok = [r for r in runs if r.completed]
-        acc, acc_sd = mean_std(r.summary.get("final/val/acc1") for r in ok)
-        loss, loss_sd = mean_std(r.summary.get("final/val/loss") for r in ok)
-        secs, _ = mean_std(r.summary.get("train_seconds") for r in runs)
-        sps, _ = mean_std(r.summary.get("samples_per_second") for r in runs)
-        steps = sorted({r.summary.get("step") for r in runs})
-        epochs = max(r.summary.get("epochs", 0) for r in runs)
-        lines.append(f"| {arm} | {len(runs)} ({len(ok)}) | {acc:.2f} ± {acc_sd:.2f} | {loss:.4f} ± {loss_sd:.4f} | "
-                     f"{'/'.join(map(str, steps))} | {epochs:.1f} | {secs:.0f} | {sps:.0f} |")
-    lines += ["", "## Verdict", ""]
-    base_runs = [r for r in arms.get(baseline, []) if r.completed]
-    base = [r.summary["final/val/acc1"] for r in base_runs]
-    if not base_runs:
-        lines.append(f"No completed `{baseline}` run: no comparison (not run).")
-    for arm, runs in arms.items():
-        if arm == baseline or not base_runs:
+    for experiment, arms in groups.items():
+        for arm, runs in arms.items():
+            lines.append(_arm_row(arm if len(groups) == 1 else f"{experiment}: {arm}", runs, text))
+    lines += ["", f"## Verdict (final `{metric}`, {'higher' if higher else 'lower'} is better; Welch's t-test)", ""]
+    key = f"final/{metric}"
+    for experiment, arms in groups.items():
+        base_name = baseline_arm(arms)
+        base = [r.summary[key] for r in arms.get(base_name, []) if r.completed]
+        prefix = "" if len(groups) == 1 else f"`{experiment}`: "
+        if not base:
+            lines.append(f"- {prefix}no completed normalized baseline run: no comparison (not run).")
             continue
-        other = [r.summary["final/val/acc1"] for r in runs if r.completed]
-        lines.append("- " + verdict(baseline, base, arm, other, n_diverged=sum(not r.completed for r in runs)))
+        for arm, runs in arms.items():
+            if arm != base_name:
+                other = [r.summary[key] for r in runs if r.completed]
+                lines.append(f"- {prefix}" + verdict(base_name, base, arm, other, sum(not r.completed for r in runs),
+                                                     metric, higher))
     if paper:
-        lines += ["", f"## Paper ({paper['metric']})", "", "| model | LN (paper) | DyT (paper) |", "| --- | --- | --- |"]
-        lines += [f"| {m} | {a} | {b} |" for m, a, b in paper["rows"]]
-    first = next(iter(arms.values()))[0]
-    s = first.summary
+        a, b = paper["columns"]
+        lines += ["", f"## Paper ({paper['paper_metric']})", "", f"| setting | {a} | {b} |", "| --- | --- | --- |"]
+        lines += [f"| {m} | {x} | {y} |" for m, x, y in paper["rows"]]
+    s = all_runs[0].summary
     lines += ["", "## Provenance", "",
               f"- device: {s.get('device')}; precision: {s.get('precision')}; git: {s.get('git_sha')} (dirty: {s.get('git_dirty')})",
-              f"- versions: " + ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items()),
+              "- versions: " + ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items()),
               "- curves: `curves.png`; one row per run: `summary.csv`"]
+    notes = sorted({r.summary["alpha_init_note"] for r in all_runs if r.summary.get("alpha_init_note", "no DyT") != "no DyT"})
+    if notes:
+        lines.append("- DyT alpha init: " + "; ".join(notes))
+    samples = [r for r in all_runs if (r.path / "sample.txt").exists()]
+    if samples:
+        lines += ["", "## Samples (seed 0 of each arm, first 300 characters of `sample.txt`)", ""]
+        for r in samples:
+            if r.seed == min(x.seed for x in samples if x.arm == r.arm and x.config["name"] == r.config["name"]):
+                lines += [f"**{r.config['name']}: {r.arm}**", "", "```", (r.path / "sample.txt").read_text()[:300].strip(), "```", ""]
     path.write_text("\n".join(lines) + "\n")
 
 
-def report(runs_dir: Path, out: Path, paper: str | None = None, baseline: str = "ln") -> Path:
-    runs = load_runs(runs_dir)
+def report(runs_dirs, out: Path, paper: str | None = None) -> Path:
+    runs_dirs = [Path(d) for d in ([runs_dirs] if isinstance(runs_dirs, (str, Path)) else runs_dirs)]
+    runs = [r for d in runs_dirs for r in load_runs(d)]
     if not runs:
-        raise FileNotFoundError(f"no finished runs (summary.json) under {runs_dir}; train first, e.g. `make reproduce-vit`")
+        where = ", ".join(map(str, runs_dirs))
+        raise FileNotFoundError(f"no finished runs (summary.json) under {where}; train first, e.g. `make reproduce-vit`")
     out.mkdir(parents=True, exist_ok=True)
-    arms = group_by_arm(runs, baseline)
-    write_csv([r for rs in arms.values() for r in rs], out / "summary.csv")
-    plot_curves(arms, out / "curves.png", title=runs[0].config["name"])
-    command = f"python -m dyt.report {runs_dir} --out {out}" + (f" --paper {paper}" if paper else "")
-    write_readme(arms, baseline, paper, out / "README.md", command)
+    groups = group_runs(runs)
+    write_csv([r for arms in groups.values() for rs in arms.values() for r in rs], out / "summary.csv")
+    plot_curves(groups, out / "curves.png")
+    command = f"python -m dyt.report {' '.join(map(str, runs_dirs))} --out {out}" + (f" --paper {paper}" if paper else "")
+    write_readme(groups, paper, out / "README.md", command)
     return out
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs_dir", type=Path)
+    parser.add_argument("runs_dirs", type=Path, nargs="+", help="experiment folders of runs, e.g. runs/vit")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--paper", default=None, help=f"paper numbers to print beside ours: {', '.join(PAPER_RESULTS)}")
-    parser.add_argument("--baseline", default="ln", help="the arm the others are tested against")
     args = parser.parse_args(argv)
     try:
-        out = report(args.runs_dir, args.out, args.paper, args.baseline)
+        out = report(args.runs_dirs, args.out, args.paper)
     except FileNotFoundError as err:
         sys.exit(f"error: {err}")
     print(f"report written to {out}/ (README.md, summary.csv, curves.png)")

@@ -10,14 +10,14 @@ from dyt.report import report, verdict
 ACC = {"ln": [86.0, 86.4, 85.8], "dyt-a0.5": [80.1, 79.5, 80.9]}
 
 
-def _fake_run(root, tag, seed, acc, status="completed"):
+def _fake_run(root, tag, seed, acc, status="completed", name="vit", loss=0.1):
     run = root / tag / f"seed{seed}"
     run.mkdir(parents=True)
     norm = {"name": tag.split("-")[0], "tag": tag, "alpha_init": 0.5}
-    (run / "config.yaml").write_text(yaml.safe_dump({"name": "vit", "seed": seed, "norm": norm}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"name": name, "seed": seed, "norm": norm}))
     rows = [{"step": s, "train/loss": 2.0 / s, "val/loss": 1.0 / s, "val/acc1": acc * s / 10} for s in range(1, 11)]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summary = {"status": status, "step": 10, "epochs": 1.0, "final/val/acc1": acc, "final/val/loss": 0.1,
+    summary = {"status": status, "step": 10, "epochs": 1.0, "final/val/acc1": acc, "final/val/loss": loss,
                "final/train_loss": 0.2, "train_seconds": 5.0, "samples_per_second": 100.0, "device": "cpu",
                "versions": {"torch": "x"}}
     (run / "summary.json").write_text(json.dumps(summary))
@@ -40,7 +40,7 @@ def test_report_writes_table_curves_and_verdict(runs, tmp_path):
                                                        ("dyt-a0.5", "0"), ("dyt-a0.5", "1"), ("dyt-a0.5", "2")]
     assert float(rows[3]["val_acc1"]) == 80.1
     text = (out / "README.md").read_text()
-    assert "| ln | 3 (3) | 86.07 ± 0.31 |" in text
+    assert "| ln | 3 (3) | 0.1000 ± 0.0000 | 86.07 ± 0.31 |" in text
     t, p = stats.ttest_ind(ACC["dyt-a0.5"], ACC["ln"], equal_var=False)
     assert f"Welch's t = {t:.2f}, p = {p:.3g}" in text
     assert "significantly worse" in text and "not reproduced" in text
@@ -50,7 +50,7 @@ def test_report_writes_table_curves_and_verdict(runs, tmp_path):
 def test_diverged_runs_are_marked_not_averaged(runs, tmp_path):
     _fake_run(runs, "dyt-a4.0", 0, 10.0, status="diverged")
     text = (report(runs, tmp_path / "r") / "README.md").read_text()
-    assert "| dyt-a4.0 | 1 (0) | nan ± nan |" in text
+    assert "| dyt-a4.0 | 1 (0) | nan ± nan | nan ± nan |" in text
     assert "dyt-a4.0 diverged in 1 run(s)" in text
 
 
@@ -63,3 +63,17 @@ def test_verdict_wording_follows_the_test():
 def test_no_runs_is_an_error_naming_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match="make reproduce-vit"):
         report(tmp_path, tmp_path / "out")
+
+
+def test_several_experiments_each_against_their_own_baseline_on_loss(tmp_path):
+    for seed, (a, b, c, d) in enumerate([(2.0, 2.5, 2.1, 2.11), (2.02, 2.6, 2.12, 2.09), (2.01, 2.55, 2.08, 2.1)]):
+        _fake_run(tmp_path / "gpt", "ln", seed, 50, name="gpt", loss=a)
+        _fake_run(tmp_path / "gpt", "dyt-aauto", seed, 40, name="gpt", loss=b)
+        _fake_run(tmp_path / "llama", "rmsnorm", seed, 50, name="llama", loss=c)
+        _fake_run(tmp_path / "llama", "dyt-aauto", seed, 50, name="llama", loss=d)
+    text = (report([tmp_path / "gpt", tmp_path / "llama"], tmp_path / "out", paper="gpt") / "README.md").read_text()
+    assert "| gpt: ln | 3 (3) | 2.0100 ± 0.0100 |" in text and "| llama: rmsnorm |" in text
+    verdicts = [ln for ln in text.splitlines() if ln.startswith("- `")]
+    assert verdicts[0].startswith("- `gpt`: dyt-aauto vs ln") and "significantly worse" in verdicts[0]
+    assert verdicts[1].startswith("- `llama`: dyt-aauto vs rmsnorm") and "No significant difference" in verdicts[1]
+    assert "lower is better" in text
