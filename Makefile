@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data data-text test test-fast reproduce-vit report sync clean distclean
+.PHONY: help install lock data data-text test test-fast reproduce-vit reproduce-gpt report report-vit report-gpt sync clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -47,12 +47,23 @@ test: install data data-text ## run the test suite (all of it, slow tests includ
 test-fast: install data data-text ## the test suite without tests marked slow
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
-reproduce-vit: install data ## LN vs DyT ViT on Fashion-MNIST, 3 seeds (~20 min on 2 CPU cores), then the report
+reproduce-vit: install data ## LN vs DyT ViT on Fashion-MNIST, 3 seeds (~15 min on 2 CPU cores), then its report
 	$(PY) -m dyt.train -m experiment=vit norm=ln,dyt seed=$(SEEDS)
-	$(MAKE) --no-print-directory report
+	$(MAKE) --no-print-directory report-vit
 
-report: install ## write results/vit/ from runs/vit/ (no training)
+reproduce-gpt: install data-text ## LN/RMSNorm vs DyT in GPT-2 and LLaMA-style char models on Shakespeare, 3 seeds, then its report
+	$(PY) -m dyt.train -m experiment=gpt norm=ln,dyt seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=llama norm=rmsnorm,dyt seed=$(SEEDS)
+	$(MAKE) --no-print-directory report-gpt
+
+report: report-vit ## write every results/ folder whose runs exist (no training)
+	@if [ -d runs/gpt ] || [ -d runs/llama ]; then $(MAKE) --no-print-directory report-gpt; fi
+
+report-vit: install ## write results/vit/ from runs/vit/
 	$(PY) -m dyt.report runs/vit --out results/vit --paper vit
+
+report-gpt: install ## write results/gpt/ from runs/gpt/ and runs/llama/
+	$(PY) -m dyt.report $(wildcard runs/gpt runs/llama) --out results/gpt --paper gpt
 
 sync: install ## upload every offline W&B run under runs/ (needs `wandb login` and network)
 	@find runs -type d -name 'offline-run-*' -print0 | xargs -0 -r $(VENV)/bin/wandb sync

@@ -5,6 +5,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
@@ -28,6 +29,13 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+@lru_cache(maxsize=1)
+def code_state() -> tuple[str | None, bool | None]:
+    """Git commit and dirty flag, read once per process: a multirun records the code it was launched with."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return _git("rev-parse", "HEAD"), (bool(status) if status is not None else None)
+
+
 def provenance(device: torch.device) -> dict:
     versions = {}
     for name in PACKAGES:
@@ -35,10 +43,10 @@ def provenance(device: torch.device) -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    sha, dirty = code_state()
     return {
-        "git_sha": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(status) if status is not None else None,
+        "git_sha": sha,
+        "git_dirty": dirty,
         "python": platform.python_version(),
         "versions": versions,
         "device": device_name(device),

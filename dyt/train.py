@@ -24,6 +24,7 @@ from dyt.data import DataError, build_data
 from dyt.log import RunLogger
 from dyt.models import FAMILIES, ConfigError, build_model
 from dyt.models.norm import NORMS, alpha_value
+from dyt.provenance import code_state
 from dyt.trainer import CHECKPOINT, SUMMARY, fit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -88,6 +89,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 def run(cfg: DictConfig) -> dict:
     """One training run in ``cfg.out_dir``; returns its summary. Resumes if the dir holds a checkpoint."""
     validate(cfg)
+    code_state()  # the commit we start from, before anything can change under us
     out_dir = Path(cfg.out_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     previous = out_dir / CONFIG_FILE

@@ -123,8 +123,9 @@ def test_alpha_init_lands_in_every_dyt_layer(smoke_cfg):
 @pytest.mark.parametrize("override,message", [
     ("norm=foo", "unknown norm 'foo'"),
     ("model=foo", "unknown model 'foo'"),
-    ("norm.alpha_init=-1", "norm.alpha_init must be > 0"),
-    ("norm.alpha_init=abc", "could not be converted to Float"),
+    ("norm.alpha_init=-1", "norm.alpha_init must be a number > 0"),
+    ("norm.alpha_init=abc", "norm.alpha_init must be a number > 0, got 'abc'"),
+    ("trainer.max_steps=x", "could not be converted to Integer"),
     ("trainer.max_step=3", "Key 'max_step' not in 'TrainerConfig'"),
 ])
 def test_bad_overrides_exit_nonzero_with_one_line(override, message, tmp_path):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Callable, Optional
 
 from timm.layers import RmsNorm, RmsNorm2d
 
-from dyt.layers import DyT, DyT2d
+from dyt.layers import DyT, DyT2d, check_alpha_init
 
 NORMS = ("ln", "rmsnorm", "dyt")
 
@@ -20,12 +19,9 @@ class ConfigError(ValueError):
 def alpha_value(value, key: str = "norm.alpha_init") -> float:
     """A positive finite alpha, or ``ConfigError`` naming the key."""
     try:
-        alpha = float(value)
+        return check_alpha_init(float(value))
     except (TypeError, ValueError):
-        alpha = math.nan
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ConfigError(f"{key} must be a number > 0, got {value!r} (the paper uses 0.5)")
-    return alpha
+        raise ConfigError(f"{key} must be a number > 0, got {value!r} (the paper uses 0.5)") from None
 
 
 def norm_layer(norm_cfg, channels_first: bool = False) -> Optional[Callable]:
