@@ -52,7 +52,7 @@ reproduce-vit: install data ## LN vs DyT ViT on Fashion-MNIST, 3 seeds (~15 min 
 	$(MAKE) --no-print-directory report-vit
 
 reproduce-gpt: install data-text ## LN/RMSNorm vs DyT in GPT-2 and LLaMA-style char models on Shakespeare, 3 seeds, then its report
-	$(PY) -m dyt.train -m experiment=gpt norm=ln,dyt seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=gpt norm=ln,dyt,dyt_embed seed=$(SEEDS)
 	$(PY) -m dyt.train -m experiment=llama norm=rmsnorm,dyt seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-gpt
 

@@ -72,9 +72,10 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def config_diff(old: dict, new: dict) -> list[str]:
-    """Keys whose values differ between two resolved configs, ignoring those a resume may change."""
+    """Keys whose values differ between two resolved configs, ignoring those a resume may change
+    and keys only one of them has (the schema gained or lost a key since the run started)."""
     a, b = _flatten(old), _flatten(new)
-    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
     return [k for k in keys if not any(k == r or (r.endswith(".") and k.startswith(r)) for r in RESUMABLE_KEYS)]
 
 

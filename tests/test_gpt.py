@@ -47,6 +47,9 @@ def test_llama_dyt_has_no_bias_and_gets_the_embedding_scalar_by_default():
     assert model.embed_scale is not None and model.embed_scale.item() == pytest.approx(math.sqrt(128))
     assert all(m.bias is None for m in model.modules() if isinstance(m, DyT))
     assert build_model(compose("experiment=gpt", "norm=dyt"), num_classes=65).embed_scale is None
+    with_scalar = compose("experiment=gpt", "norm=dyt_embed")
+    assert build_model(with_scalar, num_classes=65).embed_scale is not None
+    assert with_scalar.out_dir == "runs/gpt/dyt-embed-aauto/seed0"  # its own run dir, not the plain dyt one
 
 
 def test_per_position_alpha_inits_land_where_configured():
@@ -125,3 +128,48 @@ def test_short_training_beats_the_unigram_entropy(smoke_cfg):
     summary = run(cfg)
     data = build_data(cfg)
     assert summary["final/val/loss"] < _unigram_entropy(data.train.tokens) - 0.3
+
+
+def _docs(n=200):
+    from datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    words = ["to", "be", "or", "not", "that", "is", "the", "question"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(5, 40))) for _ in range(n)]
+    return Dataset.from_dict({"text": texts}).to_iterable_dataset()
+
+
+def test_stream_resumes_from_its_state_without_replay_or_skip():
+    from dyt.data.text import ByteTokenizer, StreamingTokens
+
+    def stream():
+        return StreamingTokens(_docs(), ByteTokenizer(), text_key="text", block_size=32, batch_size=4, skip_docs=10)
+
+    whole = stream().batches()
+    expected = [next(whole) for _ in range(6)]
+    first = stream()
+    it = first.batches()
+    for _ in range(3):
+        next(it)
+    state = first.state_dict()
+    resumed = stream()
+    resumed.load_state_dict(state)
+    it = resumed.batches()
+    for want in expected[3:]:
+        got = next(it)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_streaming_hub_corpus_holds_out_its_first_documents(monkeypatch, smoke_cfg):
+    import dyt.data.hub
+
+    monkeypatch.setattr(dyt.data.hub, "load_hub_dataset", lambda *a, **k: _docs())
+    cfg = compose("data=fineweb_edu", "data.val_docs=50", "data.block_size=32", "data.batch_size=4")
+    data = build_data(cfg)
+    assert data.num_classes == 256 and data.train.docs_consumed == 50
+    x, y = next(data.train.batches())
+    assert x.shape == (4, 32) and torch.equal(x[:, 1:], y[:, :-1])
+    assert len(data.val) > 1000
+    summary = run(smoke_cfg("experiment=llama", "data=fineweb_edu", "data.val_docs=50", "data.block_size=32",
+                            "data.batch_size=4", "trainer.max_steps=4"))
+    assert summary["status"] == "completed"

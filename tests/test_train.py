@@ -168,3 +168,12 @@ def test_cli_smoke_run_with_wandb_offline_history_equals_metrics(tmp_path):
                 assert logged[key] == pytest.approx(value), key
     dry = subprocess.run([*wandb_cli, "sync", "--dry-run", str(offline[0])], capture_output=True, text=True, timeout=120)
     assert dry.returncode == 0 and "Would sync 1 run" in dry.stdout + dry.stderr
+
+
+def test_config_diff_ignores_resumable_and_schema_only_keys():
+    from dyt.train import config_diff
+
+    old = {"optim": {"lr": 1e-3}, "trainer": {"max_steps": 10}, "logger": {"mode": "offline"}, "gone": 1}
+    new = {"optim": {"lr": 1e-3, "new_key": 0}, "trainer": {"max_steps": 20}, "logger": {"mode": "online"}}
+    assert config_diff(old, new) == []
+    assert config_diff(old, {**new, "optim": {"lr": 2e-3}}) == ["optim.lr"]
