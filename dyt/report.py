@@ -248,8 +248,13 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None,
         lines += ["", f"## Paper ({paper['paper_metric']})", "", f"| setting | {a} | {b} |", "| --- | --- | --- |"]
         lines += [f"| {m} | {x} | {y} |" for m, x, y in paper["rows"]]
     s = all_runs[0].summary
+    commits: dict[str, int] = {}
+    for r in all_runs:
+        key = f"{r.summary.get('git_sha')} (dirty: {r.summary.get('git_dirty')})"
+        commits[key] = commits.get(key, 0) + 1
     lines += ["", "## Provenance", "",
-              f"- device: {s.get('device')}; precision: {s.get('precision')}; git: {s.get('git_sha')} (dirty: {s.get('git_dirty')})",
+              f"- device: {s.get('device')}; precision: {s.get('precision')}",
+              "- code: " + "; ".join(f"{k} for {n} run(s)" for k, n in commits.items()),
               "- versions: " + ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items()),
               "- curves: `curves.png`; one row per run: `summary.csv`"]
     notes = sorted({r.summary["alpha_init_note"] for r in all_runs if r.summary.get("alpha_init_note", "no DyT") != "no DyT"})
