@@ -67,7 +67,7 @@ def test_auto_rule_gives_the_paper_table_and_says_how():
     assert paper_alpha_init(128)[:2] == (1.0, 1.0) and "nearest width 1024" in paper_alpha_init(128)[2]
     attn, other, how = paper_alpha_init(2896)  # ~ sqrt(2048 * 4096): halfway in log2
     assert 0.8 < attn < 1.0 and 0.2 < other < 0.5 and "interpolated" in how
-    cfg = compose("experiment=gpt", "norm=dyt", "model.kwargs.n_embd=4096", "model.kwargs.n_head=32")
+    cfg = compose("experiment=gpt", "norm=dyt", "model.kwargs.n_embd=4096", "model.kwargs.n_head=32", "model.kwargs.n_layer=1")
     model = build_model(cfg, num_classes=65)
     assert model.blocks[0].norm_attn.alpha.item() == pytest.approx(0.8)
     assert model.blocks[0].norm_mlp.alpha.item() == pytest.approx(0.2)

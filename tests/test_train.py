@@ -18,11 +18,13 @@ from tests.conftest import DATA, REPO, compose, run_cli
 def test_every_experiment_config_composes_and_builds():
     from dyt.models import build_model
 
-    for path in sorted((REPO / "conf" / "experiment").glob("*.yaml")):
+    experiments = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml"))
+    assert {"vit", "vit_b16_in1k", "gpt", "llama", "gpt2_124m_owt", "llama_100m_fineweb"} <= set(experiments)
+    for name in experiments:
         for norm in ("ln", "dyt"):
-            cfg = compose(f"experiment={path.stem}", f"norm={norm}")
-            assert cfg.name == path.stem
-            model = build_model(cfg)
+            cfg = compose(f"experiment={name}", f"norm={norm}")
+            assert cfg.name == name
+            model = build_model(cfg, num_classes=cfg.data.num_classes or 256)  # text: byte vocabulary
             assert sum(p.numel() for p in model.parameters()) > 0
 
 
