@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from dyt.data.errors import DataError
+from dyt.data.stepwise import Stepwise, step_generator
 
 
 def read_array_cache(cache_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -32,7 +33,7 @@ def read_array_cache(cache_dir: Path, split: str) -> tuple[np.ndarray, np.ndarra
     return arr, table.column("label").to_numpy().astype(np.int64)
 
 
-class TensorImages:
+class TensorImages(Stepwise):
     """One split of an image set in RAM, with deterministic, resumable batching."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, mean, std, batch_size: int, seed: int = 0,
@@ -83,15 +84,9 @@ class TensorImages:
         global_batch = self.batch_size * self.world_size
         start = pos * global_batch + self.rank * self.batch_size
         idx = perm[start:start + self.batch_size]
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        gen = step_generator(self.seed, step)
         x = self._normalize(self._augment(self.images[idx], gen))  # pad with black, as torchvision does
         return x, self.labels[idx]
-
-    def batches(self, start_step: int = 0):
-        step = start_step
-        while True:
-            yield self.batch(step)
-            step += 1
 
     def eval_batches(self, limit: int | None = None):
         """Sequential, unaugmented batches of the whole split (or its first ``limit`` images)."""

