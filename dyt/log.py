@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dyt.net import reachable
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -32,12 +34,18 @@ def api_key_configured() -> bool:
 
 
 def resolve_mode(configured: str) -> str:
+    """``WANDB_MODE`` wins; then ``logger.mode``; ``auto``: online only with an API key and a reachable server."""
     env = os.environ.get("WANDB_MODE")
     if env:
         return "offline" if env == "dryrun" else env
     if configured != "auto":
         return configured
-    return "online" if api_key_configured() else "offline"
+    if not api_key_configured():
+        return "offline"
+    if not reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")):
+        print("wandb: API key found but the server is unreachable: logging offline (upload later with `make sync`)")
+        return "offline"
+    return "online"
 
 
 def run_id(out_dir: Path, name: str) -> str:

@@ -179,3 +179,19 @@ def test_config_diff_ignores_resumable_and_schema_only_keys():
     new = {"optim": {"lr": 1e-3, "new_key": 0}, "trainer": {"max_steps": 20}, "logger": {"mode": "online"}}
     assert config_diff(old, new) == []
     assert config_diff(old, {**new, "optim": {"lr": 2e-3}}) == ["optim.lr"]
+
+
+def test_wandb_mode_never_waits_on_the_network(monkeypatch):
+    from dyt.log import resolve_mode
+
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_mode("online") == "disabled"  # the environment wins
+    monkeypatch.delenv("WANDB_MODE")
+    assert resolve_mode("offline") == "offline"
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", "/nonexistent")
+    monkeypatch.setenv("HOME", "/nonexistent")
+    assert resolve_mode("auto") == "offline"  # no key
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    monkeypatch.setenv("WANDB_BASE_URL", "https://127.0.0.1:9")  # nothing listens there
+    assert resolve_mode("auto") == "offline"  # a key, but no server

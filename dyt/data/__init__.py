@@ -32,7 +32,8 @@ def _hub_to_array_cache(data_cfg, cache: Path) -> None:
 
     from dyt.data.hub import load_hub_dataset
 
-    fix = f"or put a DatasetDict saved with save_to_disk at {cache}"
+    fix = (f"run once where huggingface.co is reachable (it is then kept under {cache}), "
+           f"or put a DatasetDict saved with save_to_disk there")
     raw = load_hub_dataset(data_cfg.hub_name, data_cfg.hub_config, fix=fix)
     size, ch = data_cfg.image_size, data_cfg.channels
     splits = {}

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
-from urllib.parse import urlparse
 
 from dyt.data.errors import DataError
+from dyt.net import reachable
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Can we open a TCP connection to the hub? (False when HF_HUB_OFFLINE is set.)"""
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         return False
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    return reachable(os.environ.get("HF_ENDPOINT", "https://huggingface.co"), timeout)
 
 
 def load_hub_dataset(name: str, config: str | None = None, split: str | None = None, *, fix: str = "", **kwargs):
@@ -39,5 +33,6 @@ def load_hub_dataset(name: str, config: str | None = None, split: str | None = N
         return datasets.load_dataset(name, config, split=split, **kwargs)
     except Exception as err:  # noqa: BLE001 - datasets raises many types; all mean "not available"
         where = "the hub is unreachable and it is not in the local HF cache" if not online else f"loading failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-        hint = fix or "check the name, accept its terms on huggingface.co if gated, and `huggingface-cli login`"
+        hint = fix or ("run where huggingface.co is reachable; for gated sets accept the terms on its page "
+                       "and `huggingface-cli login`")
         raise DataError(f"dataset {name!r}: {where}; {hint}") from None
