@@ -195,3 +195,36 @@ def test_wandb_mode_never_waits_on_the_network(monkeypatch):
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "https://127.0.0.1:9")  # nothing listens there
     assert resolve_mode("auto") == "offline"  # a key, but no server
+
+
+@pytest.mark.slow
+def test_sigkill_keeps_wandb_history_and_the_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "dyt.train", "experiment=vit", "trainer=smoke", "trainer.max_steps=120",
+            "trainer.log_every=1", "trainer.eval_every=60", "trainer.ckpt_every=20", "data.val_limit=2000",
+            f"out_dir={out}"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_metrics(out / "metrics.jsonl")) < 45:
+        time.sleep(0.2)
+    time.sleep(1.5)  # past one W&B flush interval (0.5 s)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    logged = len(read_metrics(out / "metrics.jsonl"))
+    assert 45 <= logged < 120, "the run was not killed mid-way"
+    offline = next((out / "wandb").glob("offline-run-*"))
+    records = subprocess.run([str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--json", str(offline)],
+                             capture_output=True, text=True, timeout=120).stdout.splitlines()
+    history = [r for r in records if '"type":"history"' in r]
+    assert len(history) >= logged - 5  # the killed run kept (nearly) all of its history
+
+    rerun = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
+    assert steps == list(range(1, 121))  # resumed from the last checkpoint: nothing duplicated or missing
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
