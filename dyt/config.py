@@ -64,7 +64,7 @@ class DataConfig:
     std: Optional[List[float]] = None
     # text
     text_key: str = "text"
-    tokenizer: str = "char"  # char (vocabulary of the corpus) | byte (UTF-8, 256 tokens, no download)
+    tokenizer: str = "char"  # char (the corpus's characters) | byte (UTF-8, 256 tokens) | gpt2 (BPE, tiktoken, online once)
     block_size: Optional[int] = None  # tokens per training sequence
     streaming: bool = False  # stream the hub corpus instead of downloading it whole
     val_docs: int = 2000  # streaming: the first N documents are held out for validation

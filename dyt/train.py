@@ -113,7 +113,9 @@ def run(cfg: DictConfig) -> dict:
             print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
             return done
     out_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, previous, resolve=True)
+    if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
+        resolved["resolved"] = model.resolved
+    OmegaConf.save(OmegaConf.create(resolved), previous)
 
     logger = RunLogger(out_dir, logger_cfg=cfg.logger, config=resolved, group=cfg.name, job_type=cfg.norm.name,
                        name=f"{cfg.norm.tag}-s{cfg.seed}")

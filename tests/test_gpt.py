@@ -173,3 +173,50 @@ def test_streaming_hub_corpus_holds_out_its_first_documents(monkeypatch, smoke_c
     summary = run(smoke_cfg("experiment=llama", "data=fineweb_edu", "data.val_docs=50", "data.block_size=32",
                             "data.batch_size=4", "trainer.max_steps=4"))
     assert summary["status"] == "completed"
+
+
+def test_run_config_records_what_auto_alpha_became(smoke_cfg, tmp_path):
+    from omegaconf import OmegaConf
+
+    run(smoke_cfg("experiment=llama", "norm=dyt", "trainer.max_steps=2"))
+    saved = OmegaConf.load(tmp_path / "run" / "config.yaml")
+    assert saved.norm.alpha_init == "auto"
+    assert saved.resolved.alpha_attn == 1.0 and saved.resolved.embed_scale is True
+    assert "nearest width 1024" in saved.resolved.alpha_rule
+    run(smoke_cfg("experiment=llama", "norm=dyt", "trainer.max_steps=4"))  # resuming is not "another config"
+
+
+def test_hub_corpus_is_tokenized_once_and_cached(monkeypatch, tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    import dyt.data.hub
+
+    texts = {"train": ["Once upon a time there was a cat."] * 50, "validation": ["The end of the story."] * 20}
+    calls = []
+
+    def fake_hub(name, config=None, split=None, **kw):
+        calls.append(split)
+        return DatasetDict({s: Dataset.from_dict({"text": t}) for s, t in texts.items()})[split]
+
+    monkeypatch.setattr(dyt.data.hub, "load_hub_dataset", fake_hub)
+    cfg = compose("data=tinystories", f"data.path={tmp_path}", "data.block_size=16", "data.batch_size=4")
+    data = build_data(cfg)
+    assert calls == ["train", "validation"] and (tmp_path / "train.byte.npy").exists()
+    assert data.tokenizer.decode(data.train.tokens[:9].tolist()) == "Once upon"
+    build_data(cfg)
+    assert calls == ["train", "validation"]  # second time from the cache
+
+
+def test_gpt2_bpe_without_tiktoken_is_one_clear_error():
+    from dyt.data import DataError
+    from dyt.data.text import make_tokenizer
+
+    try:
+        import tiktoken  # noqa: F401
+    except ImportError:
+        with pytest.raises(DataError, match="pip install tiktoken"):
+            make_tokenizer("gpt2")
+    with pytest.raises(DataError, match="use char, byte or gpt2"):
+        make_tokenizer("bpe")
+    with pytest.raises(DataError, match="whole corpus"):
+        make_tokenizer("char")

@@ -105,6 +105,42 @@ class ByteTokenizer:
         return bytes(int(i) for i in ids).decode("utf-8", "replace")
 
 
+class TiktokenTokenizer:
+    """GPT-2 BPE through tiktoken (optional: ``pip install tiktoken``; it fetches its BPE files once, online)."""
+
+    def __init__(self, name: str = "gpt2") -> None:
+        try:
+            import tiktoken
+        except ImportError:
+            raise DataError("data.tokenizer=gpt2 needs tiktoken: `.venv/bin/pip install tiktoken` "
+                            "(or use data.tokenizer=byte, which needs nothing)") from None
+        try:
+            self.enc = tiktoken.get_encoding(name)
+        except Exception as err:  # noqa: BLE001 - download errors of every kind
+            raise DataError(f"tiktoken could not load {name!r} ({type(err).__name__}): it downloads its BPE files "
+                            "at first use, so run once online, or use data.tokenizer=byte") from None
+        self.vocab_size = self.enc.n_vocab
+
+    def encode(self, text: str) -> np.ndarray:
+        return np.asarray(self.enc.encode_ordinary(text), dtype=np.int64)
+
+    def decode(self, ids) -> str:
+        return self.enc.decode([int(i) for i in ids])
+
+
+def make_tokenizer(name: str, corpus: str = ""):
+    """``char`` (the corpus's own characters), ``byte`` (UTF-8) or ``gpt2`` (BPE via tiktoken)."""
+    if name == "char":
+        if not corpus:
+            raise DataError("data.tokenizer=char needs the whole corpus up front: use byte or gpt2 for hub corpora")
+        return CharTokenizer("".join(sorted(set(corpus))))
+    if name == "byte":
+        return ByteTokenizer()
+    if name == "gpt2":
+        return TiktokenTokenizer("gpt2")
+    raise DataError(f"unknown data.tokenizer {name!r}: use char, byte or gpt2")
+
+
 class TokenWindows(Stepwise):
     """One split as a flat token tensor; random windows for training, contiguous blocks for eval."""
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from dyt.data import Data
 from dyt.data.errors import DataError
-from dyt.data.text import ByteTokenizer, CharTokenizer, StreamingTokens, TokenWindows, prepare_shakespeare
+from dyt.data.text import StreamingTokens, TokenWindows, make_tokenizer, prepare_shakespeare
 
 
 def _join(texts) -> str:
@@ -21,27 +21,25 @@ def _shakespeare(d):
     cache = prepare_shakespeare(Path(d.path or "data/shakespeare"))
     ds = load_from_disk(str(cache))
     train, val = _join(ds[d.train_split]["text"]), _join(ds[d.val_split]["text"])
-    if d.tokenizer == "char":
-        tokenizer = CharTokenizer("".join(sorted(set(train) | set(val))))
-    else:
-        tokenizer = ByteTokenizer()
+    tokenizer = make_tokenizer(d.tokenizer, corpus=train + val)
     return tokenizer, tokenizer.encode(train), tokenizer.encode(val)
 
 
-def _hub_bytes(d):
-    """A whole hub corpus as UTF-8 bytes, cached as .npy under data/<name>/ after the first download."""
+def _hub_tokens(d):
+    """A whole hub corpus, tokenized once and cached as .npy under data/<name>/."""
     from dyt.data.hub import load_hub_dataset
 
     cache = Path(d.path or f"data/{d.name}")
-    tokenizer = ByteTokenizer()
+    tokenizer = make_tokenizer(d.tokenizer)
+    dtype = np.uint8 if tokenizer.vocab_size <= 256 else np.int32
     arrays = []
     for split in (d.train_split, d.val_split):
-        path = cache / f"{split}.bytes.npy"
+        path = cache / f"{split}.{d.tokenizer}.npy"
         if not path.exists():
             texts = load_hub_dataset(d.hub_name, d.hub_config, split=split)[d.text_key]
             cache.mkdir(parents=True, exist_ok=True)
-            np.save(path, np.frombuffer(_join(texts).encode("utf-8"), dtype=np.uint8))
-        arrays.append(np.load(path, mmap_mode="r"))
+            np.save(path, tokenizer.encode(_join(texts)).astype(dtype))
+        arrays.append(np.load(path))
     return tokenizer, arrays[0], arrays[1]
 
 
@@ -53,9 +51,7 @@ def build_text(cfg, rank: int = 0, world_size: int = 1) -> Data:
     if d.streaming:
         from dyt.data.hub import load_hub_dataset
 
-        if d.tokenizer != "byte":
-            raise DataError("streaming corpora are byte-level: set data.tokenizer=byte")
-        tokenizer = ByteTokenizer()
+        tokenizer = make_tokenizer(d.tokenizer)
         stream = load_hub_dataset(d.hub_name, d.hub_config, split=d.train_split, streaming=True)
         held_out = _join(doc[d.text_key] for doc in stream.take(d.val_docs))
         val = TokenWindows(tokenizer.encode(held_out), batch_size=d.eval_batch_size, **common)
@@ -65,7 +61,7 @@ def build_text(cfg, rank: int = 0, world_size: int = 1) -> Data:
         if d.source == "shakespeare":
             tokenizer, train_tokens, val_tokens = _shakespeare(d)
         elif d.source == "hub":
-            tokenizer, train_tokens, val_tokens = _hub_bytes(d)
+            tokenizer, train_tokens, val_tokens = _hub_tokens(d)
         else:
             raise DataError(f"unknown text data.source {d.source!r}: use shakespeare or hub")
         train = TokenWindows(train_tokens, batch_size=d.batch_size, **common)

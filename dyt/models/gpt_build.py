@@ -45,4 +45,6 @@ def build_gpt(model_cfg, norm_cfg, vocab_size: int):
     except (ValueError, AssertionError) as err:
         raise ConfigError(f"cannot build GPT: {err}") from None
     model.alpha_note = how
+    model.resolved = {"alpha_attn": cfg.alpha_attn, "alpha_mlp": cfg.alpha_mlp, "alpha_final": cfg.alpha_final,
+                      "embed_scale": cfg.embed_scale, "alpha_rule": how} if cfg.norm == "dyt" else {}
     return model
