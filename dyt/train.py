@@ -100,6 +100,13 @@ def run(cfg: DictConfig) -> dict:
         if differing and (out_dir / CHECKPOINT).exists():
             raise ConfigError(f"{out_dir} holds a run with another config (differs in {', '.join(differing)}); "
                               "set out_dir=... to a new directory, or delete that one")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"cannot write to the run dir {out_dir} ({err.strerror}): set out_dir=... to a writable path") from None
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
@@ -112,7 +119,6 @@ def run(cfg: DictConfig) -> dict:
         if done.get("status") == "completed" and done.get("step") == _max_steps(cfg, data):
             print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
             return done
-    out_dir.mkdir(parents=True, exist_ok=True)
     if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
         resolved["resolved"] = model.resolved
     OmegaConf.save(OmegaConf.create(resolved), previous)
