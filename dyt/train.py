@@ -28,6 +28,7 @@ from dyt.provenance import code_state
 from dyt.trainer import CHECKPOINT, SUMMARY, fit
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
 CONFIG_FILE = "config.yaml"
 SAMPLE_FILE = "sample.txt"
 # keys a resumed run may change without becoming another experiment
@@ -130,7 +131,7 @@ def run(cfg: DictConfig) -> dict:
         summary = fit(cfg, model, data, logger, out_dir)
         if data.tokenizer is not None and hasattr(model, "generate") and summary["status"] == "completed":
             write_sample(model, data.tokenizer, out_dir / SAMPLE_FILE, seed=cfg.seed)
-        exit_code = 0
+        exit_code = INTERRUPTED_EXIT if summary["status"] == "interrupted" else 0
     finally:
         logger.finish(exit_code)
     return summary
@@ -161,10 +162,13 @@ def objective(summary: dict) -> float:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float:
     try:
-        return objective(run(cfg))
+        summary = run(cfg)
     except (ConfigError, DataError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if summary["status"] == "interrupted":
+        sys.exit(INTERRUPTED_EXIT)
+    return objective(summary)
 
 
 def main() -> None:

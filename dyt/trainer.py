@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -27,6 +29,27 @@ from dyt.provenance import provenance
 CHECKPOINT = "last.pt"
 SUMMARY = "summary.json"
 DIVERGENCE_FACTOR = 100.0  # a loss above this many times the first step's loss counts as diverged
+
+
+class StopSignals:
+    """SIGTERM / SIGUSR1 (what schedulers send before pre-empting) ask the loop to checkpoint and stop
+    at the next step boundary. Installed only in the main thread; ``restore()`` puts the old handlers back."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._old = {}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -102,7 +125,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
         ema = ModelEmaV3(model, decay=tcfg.ema_decay, device=device)
 
     # resume: the run dir's checkpoint decides where we start
-    step, first_loss, prior_seconds = 0, None, 0.0
+    step, first_loss, prior_seconds, window = 0, None, 0.0, (0.0, 0)
     ckpt = load_checkpoint(out_dir / CHECKPOINT)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -112,6 +135,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
         step, first_loss, prior_seconds = ckpt["step"], ckpt.get("first_loss"), ckpt.get("train_seconds", 0.0)
+        window = ckpt.get("window", (0.0, 0))  # losses summed since the last logged row
         if ckpt.get("data") is not None:
             data.train.load_state_dict(ckpt["data"])  # streams: where in the corpus we were
     logger.resume(step)
@@ -121,6 +145,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "rng": rng_state(), "first_loss": first_loss, "train_seconds": train_seconds,
+            "window": (float(window_loss), window_n),
             "data": data.train.state_dict() if hasattr(data.train, "state_dict") else None,
         })
 
@@ -129,7 +154,8 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
     batches = data.train.batches(start_step=step)
     status, last_eval, last_train_loss = "completed", {}, None
     train_seconds = prior_seconds
-    window_loss, window_n, window_t, paused = 0.0, 0, time.perf_counter(), 0.0
+    window_loss, window_n, window_t, paused = window[0], window[1], time.perf_counter(), 0.0
+    stop = StopSignals()
     bar = tqdm(total=max_steps, initial=step, desc=f"{cfg.name} {cfg.norm.tag} s{cfg.seed}", unit="step",
                disable=not tcfg.progress, dynamic_ncols=True, mininterval=1.0)
     while step < max_steps:
@@ -181,10 +207,15 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             bar.write(f"step {step}/{max_steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
         if row:
             logger.log(row)
-        if (tcfg.ckpt_every and step % tcfg.ckpt_every == 0) or last:
+        if (tcfg.ckpt_every and step % tcfg.ckpt_every == 0) or last or stop.received:
             checkpoint()
+        if stop.received and not last:
+            status = "interrupted"  # checkpointed at this step boundary; the same command resumes
+            bar.write(f"step {step}: {stop.received} received, checkpointed; rerun the same command to resume")
+            break
         paused += time.perf_counter() - t0  # eval and checkpoints do not count as training time
     bar.close()
+    stop.restore()
     if status == "completed" and not last_eval:  # resumed from a checkpoint at the very end
         last_eval = evaluate(model, data.val.eval_batches(cfg.data.val_limit), device, autocast)
 

@@ -49,3 +49,40 @@ def test_corrupt_checkpoint_via_the_cli_is_one_line(tmp_path):
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
     assert proc.returncode == 2 and len(errors) == 1 and "unreadable" in errors[0]
     assert (out / "last.pt").read_bytes() == b"garbage"  # nothing destroyed
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_at_the_step_and_the_rerun_gives_the_same_numbers(tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    def args(out):
+        return [sys.executable, "-m", "dyt.train", "experiment=vit", "trainer=smoke", "logger=none",
+                "trainer.max_steps=90", "trainer.log_every=3", "trainer.eval_every=45", "trainer.ckpt_every=50",
+                "data.val_limit=2000", f"out_dir={out}"]
+
+    whole = tmp_path / "whole"
+    assert subprocess.run(args(whole), cwd=REPO, capture_output=True, timeout=300).returncode == 0
+    out = tmp_path / "run"
+    proc = subprocess.Popen(args(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(read_metrics(out / "metrics.jsonl")) < 8:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 75, stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 24 <= summary["step"] < 90
+    assert torch.load(out / "last.pt", weights_only=False)["step"] == summary["step"]  # not the step-50 one
+    rerun = subprocess.run(args(out), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    want, got = read_metrics(whole / "metrics.jsonl"), read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in got] == [r["step"] for r in want]
+    assert [r["train/loss"] for r in got] == [r["train/loss"] for r in want]  # bitwise, across the interruption
+    assert os.path.exists(out / "summary.json") and json.loads((out / "summary.json").read_text())["status"] == "completed"
