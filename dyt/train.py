@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from dyt import config as _schema  # noqa: F401 - registers the structured schema
 from dyt.checkpoint import CheckpointError
 from dyt.data import DataError, build_data
+from dyt.dist import init_distributed
 from dyt.log import RunLogger
 from dyt.models import FAMILIES, ConfigError, build_model
 from dyt.models.norm import NORMS, alpha_value
@@ -101,17 +102,20 @@ def run(cfg: DictConfig) -> dict:
         if differing and (out_dir / CHECKPOINT).exists():
             raise ConfigError(f"{out_dir} holds a run with another config (differs in {', '.join(differing)}); "
                               "set out_dir=... to a new directory, or delete that one")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError(f"cannot write to the run dir {out_dir} ({err.strerror}): set out_dir=... to a writable path") from None
+    dist_info = init_distributed(cfg.trainer.device)
+    if dist_info.is_main:  # rank 0 alone writes the run dir
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            probe = out_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as err:
+            raise ConfigError(f"cannot write to the run dir {out_dir} ({err.strerror}): "
+                              "set out_dir=... to a writable path") from None
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
-    data = build_data(cfg)
+    data = build_data(cfg, dist_info.rank, dist_info.world_size)
     model = build_model(cfg, data.num_classes)
 
     summary_path = out_dir / SUMMARY
@@ -122,14 +126,16 @@ def run(cfg: DictConfig) -> dict:
             return done
     if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
         resolved["resolved"] = model.resolved
-    OmegaConf.save(OmegaConf.create(resolved), previous)
+    if dist_info.is_main:
+        OmegaConf.save(OmegaConf.create(resolved), previous)
 
     logger = RunLogger(out_dir, logger_cfg=cfg.logger, config=resolved, group=cfg.name, job_type=cfg.norm.name,
-                       name=f"{cfg.norm.tag}-s{cfg.seed}")
+                       name=f"{cfg.norm.tag}-s{cfg.seed}", enabled=dist_info.is_main)
     exit_code = 1
     try:
-        summary = fit(cfg, model, data, logger, out_dir)
-        if data.tokenizer is not None and hasattr(model, "generate") and summary["status"] == "completed":
+        summary = fit(cfg, model, data, logger, out_dir, dist_info)
+        if (dist_info.is_main and data.tokenizer is not None and hasattr(model, "generate")
+                and summary["status"] == "completed"):
             write_sample(model, data.tokenizer, out_dir / SAMPLE_FILE, seed=cfg.seed)
         exit_code = INTERRUPTED_EXIT if summary["status"] == "interrupted" else 0
     finally:

@@ -22,6 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from dyt.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from dyt.dist import DistInfo, any_rank, mean_over_ranks
 from dyt.layers import DyT
 from dyt.optim import build_optimizer, build_scheduler, peak_lr
 from dyt.provenance import provenance
@@ -105,7 +106,7 @@ def evaluate(model: nn.Module, batches, device: torch.device, autocast) -> dict[
     return {"val/loss": loss_sum / count, "val/acc1": 100.0 * correct / count}
 
 
-def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
+def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo = DistInfo()) -> dict:
     out_dir = Path(out_dir)
     tcfg = cfg.trainer
     device = resolve_device(tcfg.device)
@@ -114,7 +115,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
 
     steps_per_epoch = data.train.steps_per_epoch
     max_steps = total_steps(tcfg, steps_per_epoch)
-    batch_size = cfg.data.batch_size
+    batch_size = cfg.data.batch_size * dist_info.world_size  # global: every rank takes its slice
     lr = peak_lr(cfg.optim, batch_size)
     optimizer = build_optimizer(model, cfg.optim, lr)
     scheduler = build_scheduler(optimizer, cfg.optim, max_steps)
@@ -141,6 +142,8 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
     logger.resume(step)
 
     def checkpoint() -> None:
+        if not dist_info.is_main:
+            return
         save_checkpoint(out_dir / CHECKPOINT, {
             "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
@@ -149,15 +152,24 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             "data": data.train.state_dict() if hasattr(data.train, "state_dict") else None,
         })
 
-    train_model = torch.compile(model) if tcfg.compile else model
+    train_model = model
+    if dist_info.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index or 0] if device.type == "cuda" else None)
+    train_model = torch.compile(train_model) if tcfg.compile else train_model
     model.train()
     batches = data.train.batches(start_step=step)
     status, last_eval, last_train_loss = "completed", {}, None
     train_seconds = prior_seconds
     window_loss, window_n, window_t, paused = window[0], window[1], time.perf_counter(), 0.0
     stop = StopSignals()
+
+    def say(message: str) -> None:
+        if dist_info.is_main:
+            bar.write(message)
     bar = tqdm(total=max_steps, initial=step, desc=f"{cfg.name} {cfg.norm.tag} s{cfg.seed}", unit="step",
-               disable=not tcfg.progress, dynamic_ncols=True, mininterval=1.0)
+               disable=not (tcfg.progress and dist_info.is_main), dynamic_ncols=True, mininterval=1.0)
     while step < max_steps:
         x, y = next(batches)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -181,7 +193,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
         last = step == max_steps
         row = {}
         if step % tcfg.log_every == 0 or last:
-            last_train_loss = window_loss.item() / window_n
+            last_train_loss = mean_over_ranks(float(window_loss) / window_n, dist_info, device)
             first_loss = last_train_loss if first_loss is None else first_loss
             elapsed = time.perf_counter() - window_t - paused
             train_seconds += elapsed
@@ -195,7 +207,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
             if not math.isfinite(last_train_loss) or last_train_loss > DIVERGENCE_FACTOR * max(first_loss, 1e-3):
                 status = "diverged"  # keep the last good checkpoint; exit 0 so sweeps go on
                 logger.log(row)
-                bar.write(f"step {step}: train/loss {last_train_loss} diverged; stopping this run")
+                say(f"step {step}: train/loss {last_train_loss} diverged; stopping this run")
                 break
         t0 = time.perf_counter()
         if (tcfg.eval_every and step % tcfg.eval_every == 0) or last:
@@ -204,14 +216,15 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
                 ema_eval = evaluate(ema.module, data.val.eval_batches(cfg.data.val_limit), device, autocast)
                 last_eval.update({k.replace("val/", "val_ema/"): v for k, v in ema_eval.items()})
             row.update({"step": step, **last_eval})
-            bar.write(f"step {step}/{max_steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
+            say(f"step {step}/{max_steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
         if row:
             logger.log(row)
-        if (tcfg.ckpt_every and step % tcfg.ckpt_every == 0) or last or stop.received:
+        stopping = any_rank(stop.received is not None, dist_info, device)  # every rank stops at the same step
+        if (tcfg.ckpt_every and step % tcfg.ckpt_every == 0) or last or stopping:
             checkpoint()
-        if stop.received and not last:
+        if stopping and not last:
             status = "interrupted"  # checkpointed at this step boundary; the same command resumes
-            bar.write(f"step {step}: {stop.received} received, checkpointed; rerun the same command to resume")
+            say(f"step {step}: {stop.received or 'a stop signal'} received, checkpointed; rerun to resume")
             break
         paused += time.perf_counter() - t0  # eval and checkpoints do not count as training time
     bar.close()
@@ -238,8 +251,9 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path) -> dict:
         **provenance(device),
     }
     summary = {k: v for k, v in summary.items() if v is not None}
-    write_summary(out_dir, summary)
-    logger.summary(summary)
+    if dist_info.is_main:
+        write_summary(out_dir, summary)
+        logger.summary(summary)
     return summary
 
 

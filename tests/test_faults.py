@@ -1,5 +1,7 @@
 """Faults a user meets: broken checkpoints, unwritable run dirs, impossible shapes. One line, exit 2, nothing lost."""
 
+import json
+
 import pytest
 import torch
 
@@ -86,3 +88,28 @@ def test_sigterm_checkpoints_at_the_step_and_the_rerun_gives_the_same_numbers(tm
     assert [r["step"] for r in got] == [r["step"] for r in want]
     assert [r["train/loss"] for r in got] == [r["train/loss"] for r in want]  # bitwise, across the interruption
     assert os.path.exists(out / "summary.json") and json.loads((out / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one_with_the_same_global_batch(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import REPO
+
+    common = ["trainer=smoke", "logger=none", "trainer.log_every=1", "trainer.max_steps=6", "data.val_limit=2000"]
+    one = subprocess.run([sys.executable, "-m", "dyt.train", *common, "data.batch_size=32", f"out_dir={tmp_path / 'one'}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-2000:]
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    two = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "dyt.train", *common,
+                          "data.batch_size=16", f"out_dir={tmp_path / 'two'}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = read_metrics(tmp_path / "one" / "metrics.jsonl"), read_metrics(tmp_path / "two" / "metrics.jsonl")
+    assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3, 4, 5, 6]  # rank 0 alone wrote, once
+    for x, y in zip(a, b):  # same global batch, gradients averaged over ranks: equal up to reduction order
+        assert y["train/loss"] == pytest.approx(x["train/loss"], rel=1e-5)
+    assert b[-1]["val/loss"] == pytest.approx(a[-1]["val/loss"], rel=1e-5)
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["samples_per_second"] > 0
