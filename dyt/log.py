@@ -34,16 +34,19 @@ def api_key_configured() -> bool:
 
 
 def resolve_mode(configured: str) -> str:
-    """``WANDB_MODE`` wins; then ``logger.mode``; ``auto``: online only with an API key and a reachable server."""
+    """``WANDB_MODE`` wins, then ``logger.mode``; ``auto`` means online when possible. Online is only
+    attempted with an API key and a reachable server: otherwise offline, with a warning, at once."""
     env = os.environ.get("WANDB_MODE")
-    if env:
-        return "offline" if env == "dryrun" else env
-    if configured != "auto":
-        return configured
+    mode = ("offline" if env == "dryrun" else env) if env else configured
+    if mode not in ("auto", "online"):
+        return mode
+    explicit = mode == "online"
     if not api_key_configured():
+        if explicit:
+            print("wandb: online mode asked for but no API key (`wandb login`): logging offline; `make sync` uploads later")
         return "offline"
     if not reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")):
-        print("wandb: API key found but the server is unreachable: logging offline (upload later with `make sync`)")
+        print("wandb: API key found but the server is unreachable: logging offline; `make sync` uploads later")
         return "offline"
     return "online"
 

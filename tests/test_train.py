@@ -192,9 +192,13 @@ def test_wandb_mode_never_waits_on_the_network(monkeypatch):
     monkeypatch.setenv("NETRC", "/nonexistent")
     monkeypatch.setenv("HOME", "/nonexistent")
     assert resolve_mode("auto") == "offline"  # no key
+    assert resolve_mode("online") == "offline"
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setenv("WANDB_BASE_URL", "https://127.0.0.1:9")  # nothing listens there
     assert resolve_mode("auto") == "offline"  # a key, but no server
+    assert resolve_mode("online") == "offline"  # asked for online: still never waits
+    monkeypatch.setenv("WANDB_MODE", "online")
+    assert resolve_mode("auto") == "offline"
 
 
 @pytest.mark.slow
