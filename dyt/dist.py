@@ -24,8 +24,21 @@ class DistInfo:
         return self.world_size > 1
 
 
+def _export_slurm_env() -> None:
+    """Under submitit on several SLURM tasks, turn SLURM's variables into torch's (RANK, WORLD_SIZE, ...)."""
+    if "WORLD_SIZE" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) <= 1:
+        return
+    try:
+        from submitit.helpers import TorchDistributedEnvironment
+
+        TorchDistributedEnvironment().export()
+    except (ImportError, RuntimeError):  # not a submitit job: plain srun users export these themselves
+        return
+
+
 def init_distributed(device_name: str = "auto") -> DistInfo:
-    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); one process needs nothing."""
+    """Join the process group torchrun (or submitit on SLURM) describes; one process needs nothing."""
+    _export_slurm_env()
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return DistInfo()

@@ -113,3 +113,30 @@ def test_two_gloo_processes_match_one_with_the_same_global_batch(tmp_path):
         assert y["train/loss"] == pytest.approx(x["train/loss"], rel=1e-5)
     assert b[-1]["val/loss"] == pytest.approx(a[-1]["val/loss"], rel=1e-5)
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["samples_per_second"] > 0
+
+
+def test_slurm_launcher_requeues_and_composes():
+    import dyt.config  # noqa: F401
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from tests.conftest import REPO
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["launcher=slurm"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.max_num_timeout > 0  # requeue: safe because a rerun resumes exactly
+
+
+@pytest.mark.slow
+def test_submitit_local_launcher_really_launches_a_job(tmp_path):
+    from tests.conftest import run_cli
+
+    proc = run_cli("-m", "launcher=submitit_local", "trainer=smoke", "logger=none", "data.val_limit=1000",
+                   f"runs_root={tmp_path}", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "vit" / "ln" / "seed0" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 8
+    assert list((tmp_path / "_multirun" / ".submitit").glob("*/*_log.out"))  # it ran as a submitit job
