@@ -34,14 +34,17 @@ DIVERGENCE_FACTOR = 100.0  # a loss above this many times the first step's loss 
 
 class StopSignals:
     """SIGTERM / SIGUSR1 (what schedulers send before pre-empting) ask the loop to checkpoint and stop
-    at the next step boundary. Installed only in the main thread; ``restore()`` puts the old handlers back."""
+    at the next step boundary. Installed only in the main thread; ``restore()`` puts the old handlers back.
+
+    Inside a submitit job nothing is installed: submitit ignores SIGTERM and requeues the job on its own
+    signal (SIGUSR2), and the requeued job resumes exactly from the run dir's last checkpoint."""
 
     SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
     def __init__(self) -> None:
         self.received: str | None = None
         self._old = {}
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and not os.environ.get("SUBMITIT_EXECUTOR"):
             self._old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, signum, frame) -> None:

@@ -125,6 +125,10 @@ def test_alpha_init_lands_in_every_dyt_layer(smoke_cfg):
 @pytest.mark.parametrize("override,message", [
     ("norm=foo", "unknown norm 'foo'"),
     ("model=foo", "unknown model 'foo'"),
+    ("data=foo", "unknown data 'foo'"),
+    ("experiment=foo", "unknown experiment 'foo'"),
+    ("data.batch_size=0", "data.batch_size must be > 0"),
+    ("norm.alpha_init=nan", "norm.alpha_init must be a number > 0"),
     ("norm.alpha_init=-1", "norm.alpha_init must be a number > 0"),
     ("norm.alpha_init=abc", "norm.alpha_init must be a number > 0, got 'abc'"),
     ("trainer.max_steps=x", "could not be converted to Integer"),
@@ -229,6 +233,10 @@ def test_sigkill_keeps_wandb_history_and_the_rerun_resumes(tmp_path):
 
     rerun = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
-    assert steps == list(range(1, 121))  # resumed from the last checkpoint: nothing duplicated or missing
+    resumed = read_metrics(out / "metrics.jsonl")
+    assert [r["step"] for r in resumed] == list(range(1, 121))  # nothing duplicated or missing
     assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+    whole = tmp_path / "whole"  # the same run, never killed: the same numbers, bit for bit
+    args[-1] = f"out_dir={whole}"
+    assert subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=300).returncode == 0
+    assert [r["train/loss"] for r in read_metrics(whole / "metrics.jsonl")] == [r["train/loss"] for r in resumed]
