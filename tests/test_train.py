@@ -236,6 +236,8 @@ def test_sigkill_keeps_wandb_history_and_the_rerun_resumes(tmp_path):
     resumed = read_metrics(out / "metrics.jsonl")
     assert [r["step"] for r in resumed] == list(range(1, 121))  # nothing duplicated or missing
     assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+    run_files = [f.name for f in (out / "wandb").glob("offline-run-*/run-*.wandb")]
+    assert len(run_files) == 2 and len(set(run_files)) == 1  # two sessions of one W&B run (same id)
     whole = tmp_path / "whole"  # the same run, never killed: the same numbers, bit for bit
     args[-1] = f"out_dir={whole}"
     assert subprocess.run(args, cwd=REPO, env=env, capture_output=True, timeout=300).returncode == 0
