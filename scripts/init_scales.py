@@ -1,0 +1,52 @@
+"""Activation and gradient scales at initialization, for one experiment config (never trains).
+
+Prints, for one training batch through the freshly built model (seed 0): the
+std of every norm layer's input and output, the std of the logits, and the
+gradient norm of a few weight matrices. The experiments' READMEs quote these.
+
+    .venv/bin/python scripts/init_scales.py experiment=vit norm=dyt
+    .venv/bin/python scripts/init_scales.py experiment=llama norm=dyt
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+
+import dyt.config  # noqa: F401 - registers the schema
+from dyt.convert import is_norm_like
+from dyt.data import build_data
+from dyt.models import build_model
+from dyt.trainer import loss_fn
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def main(overrides: list[str]) -> None:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    torch.manual_seed(cfg.seed)
+    data = build_data(cfg)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, data.num_classes)
+    stats = {}
+    for name, module in model.named_modules():
+        if is_norm_like(module) and name:
+            module.register_forward_hook(lambda m, i, o, name=name: stats.__setitem__(name, (i[0].std().item(), o.std().item())))
+    x, y = data.train.batch(0)
+    logits = model(x)
+    loss_fn(logits, y).backward()
+    print(f"{cfg.name} norm={cfg.norm.tag}: one batch of {len(x)} at init")
+    for name, (inp, out) in stats.items():
+        print(f"  {name:28s} input std {inp:.3f} -> output std {out:.3f}")
+    print(f"  logits std {logits.std().item():.4f}")
+    attention = [(n, p) for n, p in model.named_parameters() if "qkv.weight" in n and p.grad is not None]
+    for name, p in attention[:1] + attention[-1:]:  # the first and last attention input projections
+        print(f"  grad norm {name:28s} {p.grad.norm().item():.2e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
