@@ -77,3 +77,17 @@ def test_several_experiments_each_against_their_own_baseline_on_loss(tmp_path):
     assert verdicts[0].startswith("- `gpt`: dyt-aauto vs ln") and "significantly worse" in verdicts[0]
     assert verdicts[1].startswith("- `llama`: dyt-aauto vs rmsnorm") and "No significant difference" in verdicts[1]
     assert "lower is better" in text
+
+
+def test_init_scales_script_prints_the_quoted_scales():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = subprocess.run([sys.executable, "scripts/init_scales.py", "experiment=vit", "norm=dyt"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("blocks.0.norm1"))
+    inp, outp = float(line.split("input std ")[1].split()[0]), float(line.split("output std ")[1])
+    assert 0.5 < inp < 0.7 and outp == pytest.approx(inp * 0.5, rel=0.15)  # tanh(0.5 x) ~ 0.5 x for small x
