@@ -108,10 +108,6 @@ class RunLogger:
             mode=mode, resume="allow", settings=settings, reinit="finish_previous",
         )
 
-    @property
-    def wandb_mode(self) -> str | None:
-        return None if self.run is None else ("offline" if self.run.offline else "online")
-
     def resume(self, step: int) -> None:
         """Start the jsonl mirror at ``step``: keep exactly the rows up to the checkpoint we resume
         from (no duplicated steps after a resume, no partial line from a kill)."""

@@ -197,6 +197,18 @@ def plot_curves(groups: dict[str, dict[str, list[Run]]], path: Path) -> None:
     plt.close(fig)
 
 
+def _final_alphas(groups: dict[str, dict[str, list[Run]]]) -> list[str]:
+    """``"<arm>: lo–hi"`` of every DyT layer's alpha in the last logged row of each run."""
+    out = []
+    for experiment, arms in groups.items():
+        for arm, runs in arms.items():
+            values = [v for r in runs for row in r.rows[-1:] for k, v in row.items() if k.startswith("alpha/")]
+            if values:
+                label = arm if len(groups) == 1 else f"{experiment}: {arm}"
+                out.append(f"{label} {min(values):.2f}–{max(values):.2f}")
+    return out
+
+
 def _arm_row(arm: str, runs: list[Run], text: bool) -> str:
     ok = [r for r in runs if r.completed]
     acc, acc_sd = mean_std(r.summary.get("final/val/acc1") for r in ok)
@@ -260,6 +272,9 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None,
     notes = sorted({r.summary["alpha_init_note"] for r in all_runs if r.summary.get("alpha_init_note", "no DyT") != "no DyT"})
     if notes:
         lines.append("- DyT alpha init: " + "; ".join(notes))
+    learned = _final_alphas(groups)
+    if learned:
+        lines.append("- learned alpha at the end (min–max over layers and seeds): " + "; ".join(learned))
     samples = [r for r in all_runs if (r.path / "sample.txt").exists()]
     if samples:
         lines += ["", "## Samples (seed 0 of each arm, first 300 characters of `sample.txt`)", ""]

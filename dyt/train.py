@@ -26,7 +26,7 @@ from dyt.log import RunLogger
 from dyt.models import FAMILIES, ConfigError, build_model
 from dyt.models.norm import NORMS, alpha_value
 from dyt.provenance import code_state
-from dyt.trainer import CHECKPOINT, SUMMARY, fit
+from dyt.trainer import CHECKPOINT, SUMMARY, fit, total_steps
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
@@ -121,7 +121,7 @@ def run(cfg: DictConfig) -> dict:
     summary_path = out_dir / SUMMARY
     if summary_path.exists() and differing == []:
         done = json.loads(summary_path.read_text())
-        if done.get("status") == "completed" and done.get("step") == _max_steps(cfg, data):
+        if done.get("status") == "completed" and done.get("step") == total_steps(cfg.trainer, data.train.steps_per_epoch):
             print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
             return done
     if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
@@ -150,12 +150,6 @@ def write_sample(model, tokenizer, path: Path, seed: int, prompt: str = "\n", to
     model.eval()
     out = model.generate(idx, tokens, generator=torch.Generator(device=device).manual_seed(seed))
     path.write_text(tokenizer.decode(out[0].tolist()))
-
-
-def _max_steps(cfg: DictConfig, data) -> int:
-    from dyt.trainer import total_steps
-
-    return total_steps(cfg.trainer, data.train.steps_per_epoch)
 
 
 def objective(summary: dict) -> float:

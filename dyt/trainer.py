@@ -129,7 +129,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
         ema = ModelEmaV3(model, decay=tcfg.ema_decay, device=device)
 
     # resume: the run dir's checkpoint decides where we start
-    step, first_loss, prior_seconds, window = 0, None, 0.0, (0.0, 0)
+    step, first_loss, prior_seconds, window = 0, None, 0.0, (0.0, 0, 0.0)
     ckpt = load_checkpoint(out_dir / CHECKPOINT)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -139,7 +139,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
             ema.load_state_dict(ckpt["ema"])
         set_rng_state(ckpt["rng"])
         step, first_loss, prior_seconds = ckpt["step"], ckpt.get("first_loss"), ckpt.get("train_seconds", 0.0)
-        window = ckpt.get("window", (0.0, 0))  # losses summed since the last logged row
+        window = ckpt.get("window", window)  # since the last logged row: loss sum, steps, training seconds
         if ckpt.get("data") is not None:
             data.train.load_state_dict(ckpt["data"])  # streams: where in the corpus we were
     logger.resume(step)
@@ -151,7 +151,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
             "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "rng": rng_state(), "first_loss": first_loss, "train_seconds": train_seconds,
-            "window": (float(window_loss), window_n),
+            "window": (float(window_loss), window_n, t0 - window_t - paused),
             "data": data.train.state_dict() if hasattr(data.train, "state_dict") else None,
         })
 
@@ -165,14 +165,15 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
     batches = data.train.batches(start_step=step)
     status, last_eval, last_train_loss = "completed", {}, None
     train_seconds = prior_seconds
-    window_loss, window_n, window_t, paused = window[0], window[1], time.perf_counter(), 0.0
+    window_loss, window_n, window_t, paused = window[0], window[1], time.perf_counter() - window[2], 0.0
     stop = StopSignals()
+    bar = tqdm(total=max_steps, initial=step, desc=f"{cfg.name} {cfg.norm.tag} s{cfg.seed}", unit="step",
+               disable=not (tcfg.progress and dist_info.is_main), dynamic_ncols=True, mininterval=1.0)
 
     def say(message: str) -> None:
         if dist_info.is_main:
             bar.write(message)
-    bar = tqdm(total=max_steps, initial=step, desc=f"{cfg.name} {cfg.norm.tag} s{cfg.seed}", unit="step",
-               disable=not (tcfg.progress and dist_info.is_main), dynamic_ncols=True, mininterval=1.0)
+
     while step < max_steps:
         x, y = next(batches)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)

@@ -43,6 +43,10 @@ def main(overrides: list[str]) -> None:
     for name, (inp, out) in stats.items():
         print(f"  {name:28s} input std {inp:.3f} -> output std {out:.3f}")
     print(f"  logits std {logits.std().item():.4f}")
+    if data.tokenizer is not None:  # the loss of a model that knows only token frequencies
+        p = torch.bincount(data.train.tokens.long()).double()
+        p = p[p > 0] / p.sum()
+        print(f"  unigram entropy of the training tokens {float(-(p * p.log()).sum()):.3f} nats")
     attention = [(n, p) for n, p in model.named_parameters() if "qkv.weight" in n and p.grad is not None]
     for name, p in attention[:1] + attention[-1:]:  # the first and last attention input projections
         print(f"  grad norm {name:28s} {p.grad.norm().item():.2e}")

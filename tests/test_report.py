@@ -16,6 +16,8 @@ def _fake_run(root, tag, seed, acc, status="completed", name="vit", loss=0.1):
     norm = {"name": tag.split("-")[0], "tag": tag, "alpha_init": 0.5}
     (run / "config.yaml").write_text(yaml.safe_dump({"name": name, "seed": seed, "norm": norm}))
     rows = [{"step": s, "train/loss": 2.0 / s, "val/loss": 1.0 / s, "val/acc1": acc * s / 10} for s in range(1, 11)]
+    if norm["name"] == "dyt":
+        rows[-1].update({"alpha/blocks.0.norm1": 0.5 + seed / 10, "alpha/fc_norm": 0.7})
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = {"status": status, "step": 10, "epochs": 1.0, "final/val/acc1": acc, "final/val/loss": loss,
                "final/train_loss": 0.2, "train_seconds": 5.0, "samples_per_second": 100.0, "device": "cpu",
@@ -45,6 +47,7 @@ def test_report_writes_table_curves_and_verdict(runs, tmp_path):
     assert f"Welch's t = {t:.2f}, p = {p:.3g}" in text
     assert "significantly worse" in text and "not reproduced" in text
     assert "| ViT-B | 82.3 | 82.5 |" in text  # the paper beside ours
+    assert "learned alpha at the end (min–max over layers and seeds): dyt-a0.5 0.50–0.70" in text
 
 
 def test_diverged_runs_are_marked_not_averaged(runs, tmp_path):

@@ -1,4 +1,4 @@
-"""``build_data(cfg)``: images (and later text) as objects with ``batches(start_step)`` and ``eval_batches()``."""
+"""``build_data(cfg)``: images and text as objects with ``batches(start_step)`` and ``eval_batches()``."""
 
 from __future__ import annotations
 
