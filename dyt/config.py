@@ -31,6 +31,9 @@ class NormConfig:
     alpha_mlp: Optional[float] = None
     alpha_final: Optional[float] = None
     embed_scale: Optional[bool] = None  # GPT: learnable scalar after the embedding; None = on for llama + dyt
+    alpha_per_channel: bool = False  # DyT: one alpha per channel instead of one per layer (beyond the paper)
+    zero_init_last: Optional[bool] = None  # CNNs: zero-init the last norm gain of each residual block; None = timm's default
+    fused: bool = True  # DyT: the fused kernel (False = the plain reference formula, for debugging)
     tag: str = MISSING  # short label for run dirs and W&B names, e.g. ln, dyt-a0.5
 
 

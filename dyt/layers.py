@@ -1,7 +1,8 @@
 """Dynamic Tanh: ``DyT(x) = weight * tanh(alpha * x) + bias``.
 
 Zhu, Chen, He, LeCun, Liu, "Transformers without Normalization", CVPR 2025.
-``alpha`` is one learnable scalar per layer; ``weight`` and ``bias`` are
+``alpha`` is one learnable scalar per layer (``alpha_per_channel=True``: one
+per channel, an option beyond the paper); ``weight`` and ``bias`` are
 per-channel, initialised to ones and zeros, exactly like a norm's affine.
 
 Both classes take timm's ``norm_layer`` call signature
@@ -45,6 +46,7 @@ class DyT(nn.Module):
         alpha_init: float = 0.5,
         elementwise_affine: bool = True,
         bias: bool = True,
+        alpha_per_channel: bool = False,
         device=None,
         dtype=None,
     ) -> None:
@@ -52,7 +54,9 @@ class DyT(nn.Module):
         factory = {"device": device, "dtype": dtype}
         self.num_features = int(num_features)
         self.alpha_init = check_alpha_init(alpha_init)
-        self.alpha = nn.Parameter(torch.full((), self.alpha_init, **factory))
+        self.alpha_per_channel = bool(alpha_per_channel)
+        alpha_shape = (self.num_features,) if self.alpha_per_channel else ()
+        self.alpha = nn.Parameter(torch.full(alpha_shape, self.alpha_init, **factory))
         self.weight = nn.Parameter(torch.ones(self.num_features, **factory)) if elementwise_affine else None
         self.bias = nn.Parameter(torch.zeros(self.num_features, **factory)) if elementwise_affine and bias else None
 
@@ -60,7 +64,8 @@ class DyT(nn.Module):
         return (self.num_features,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.tanh(self.alpha * x)
+        alpha = self.alpha.view(self._affine_shape(x)) if self.alpha_per_channel else self.alpha
+        y = torch.tanh(alpha * x)
         if self.weight is None:
             return y
         shape = self._affine_shape(x)
@@ -78,6 +83,7 @@ class DyT(nn.Module):
     def extra_repr(self) -> str:
         affine = "" if self.weight is not None else ", elementwise_affine=False"
         affine += "" if self.bias is not None or self.weight is None else ", bias=False"
+        affine += ", alpha_per_channel=True" if self.alpha_per_channel else ""
         return f"{self.num_features}, alpha_init={self.alpha_init:g}, layout={self.layout}{affine}"
 
 
