@@ -10,6 +10,16 @@ Both classes take timm's ``norm_layer`` call signature
 ``timm.create_model(..., norm_layer=partial(DyT, alpha_init=0.5))`` builds a
 model with DyT in every norm position. ``eps`` is accepted and ignored: DyT
 divides by nothing.
+
+``fused=True`` (the default) runs the fused op of ``dyt.fused`` (one pass forward,
+one pass backward saving only x; C kernels on CPU, also inside ``torch.compile`` as
+custom ops; inductor-generated kernels on CUDA) wherever it applies, and the
+reference formula elsewhere (fp64, fp16 on CPU, other devices, tensor subclasses,
+tiny inputs in eager, no C compiler). ``fused=False`` always runs the reference,
+``weight * squash(alpha * x) + bias``, for debugging (config: ``norm.fused=false``).
+
+Variants subclass ``DyT`` and override ``squash(z)`` (e.g. hardtanh, erf): a
+subclass that does so always takes the reference path with its own squash.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ import math
 
 import torch
 from torch import nn
+
+from dyt.fused import dyt_fused, prepare
 
 __all__ = ["DyT", "DyT2d", "check_alpha_init"]
 
@@ -47,6 +59,7 @@ class DyT(nn.Module):
         elementwise_affine: bool = True,
         bias: bool = True,
         alpha_per_channel: bool = False,
+        fused: bool = True,
         device=None,
         dtype=None,
     ) -> None:
@@ -55,6 +68,9 @@ class DyT(nn.Module):
         self.num_features = int(num_features)
         self.alpha_init = check_alpha_init(alpha_init)
         self.alpha_per_channel = bool(alpha_per_channel)
+        self.fused = bool(fused)
+        if self.fused:
+            prepare(device)  # the CPU kernels: built once per machine (~1 s), then loaded from the cache
         alpha_shape = (self.num_features,) if self.alpha_per_channel else ()
         self.alpha = nn.Parameter(torch.full(alpha_shape, self.alpha_init, **factory))
         self.weight = nn.Parameter(torch.ones(self.num_features, **factory)) if elementwise_affine else None
@@ -63,9 +79,21 @@ class DyT(nn.Module):
     def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
         return (self.num_features,)
 
+    def squash(self, z: torch.Tensor) -> torch.Tensor:
+        """The squashing function applied to ``alpha * x``; variants override it."""
+        return torch.tanh(z)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.fused and type(self).squash is DyT.squash:
+            y = dyt_fused(x, self.alpha, self.weight, self.bias, channels_first=self.layout == "channels_first")
+            if y is not None:
+                return y
+        return self.reference(x)
+
+    def reference(self, x: torch.Tensor) -> torch.Tensor:
+        """``weight * squash(alpha * x) + bias`` as plain torch ops (autograd does the backward)."""
         alpha = self.alpha.view(self._affine_shape(x)) if self.alpha_per_channel else self.alpha
-        y = torch.tanh(alpha * x)
+        y = self.squash(alpha * x)
         if self.weight is None:
             return y
         shape = self._affine_shape(x)
@@ -84,6 +112,7 @@ class DyT(nn.Module):
         affine = "" if self.weight is not None else ", elementwise_affine=False"
         affine += "" if self.bias is not None or self.weight is None else ", bias=False"
         affine += ", alpha_per_channel=True" if self.alpha_per_channel else ""
+        affine += "" if self.fused else ", fused=False"
         return f"{self.num_features}, alpha_init={self.alpha_init:g}, layout={self.layout}{affine}"
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dyt.layers import DyT
+from dyt.variants import DYT_FAMILY
 
 
 @dataclass
@@ -32,11 +32,12 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     style: str = "gpt2"  # gpt2 | llama
-    norm: str = "ln"  # ln | rmsnorm | dyt
+    norm: str = "ln"  # ln | rmsnorm | dyt or a DyT variant (dyt/variants.py: derf, dyisru, hardtanh, ...)
     alpha_attn: float = 0.5
     alpha_mlp: float = 0.5
     alpha_final: float = 0.5
     embed_scale: bool = False
+    fused: bool = True  # DyT: the fused op where it applies (False: the reference formula, for debugging)
 
     @property
     def bias(self) -> bool:
@@ -48,9 +49,9 @@ def make_norm(cfg: GPTConfig, alpha_init: float) -> nn.Module:
         return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
     if cfg.norm == "rmsnorm":
         return nn.RMSNorm(cfg.n_embd, eps=1e-6)
-    if cfg.norm == "dyt":
-        return DyT(cfg.n_embd, alpha_init=alpha_init, bias=cfg.bias)
-    raise ValueError(f"unknown GPT norm {cfg.norm!r}: choose ln, rmsnorm or dyt")
+    if cfg.norm in DYT_FAMILY:  # DyT and its variants: the channels-last class
+        return DYT_FAMILY[cfg.norm][0](cfg.n_embd, alpha_init=alpha_init, bias=cfg.bias, fused=cfg.fused)
+    raise ValueError(f"unknown GPT norm {cfg.norm!r}: choose ln, rmsnorm or one of {', '.join(DYT_FAMILY)}")
 
 
 def rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

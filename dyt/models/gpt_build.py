@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from dyt.calibrate import calibration_target
 from dyt.models.gpt import GPT, GPTConfig
 from dyt.models.llm_alpha import paper_alpha_init
 from dyt.models.norm import ConfigError, alpha_value
+from dyt.variants import is_dyt_family
 
 
 def resolve_alphas(norm_cfg, width: int) -> tuple[dict[str, float], str]:
@@ -16,7 +18,8 @@ def resolve_alphas(norm_cfg, width: int) -> tuple[dict[str, float], str]:
         base = {"attn": attn, "mlp": other, "final": other}
     else:
         alpha = alpha_value(norm_cfg.alpha_init)
-        base, how = {"attn": alpha, "mlp": alpha, "final": alpha}, f"norm.alpha_init={alpha:g}"
+        how = f"norm.alpha_init={norm_cfg.alpha_init}" if calibration_target(norm_cfg.alpha_init) else f"norm.alpha_init={alpha:g}"
+        base = {"attn": alpha, "mlp": alpha, "final": alpha}
     for pos in base:
         explicit = norm_cfg.get(f"alpha_{pos}")
         if explicit is not None:
@@ -33,18 +36,19 @@ def build_gpt(model_cfg, norm_cfg, vocab_size: int):
     if unknown:
         raise ConfigError(f"unknown GPT model.kwargs {unknown}: choose from {sorted(known - {'vocab_size', 'style', 'norm'})}")
     cfg = GPTConfig(vocab_size=vocab_size, style=style, norm=norm_cfg.name, **kwargs)
-    if norm_cfg.name == "dyt":
+    cfg.fused = bool(norm_cfg.get("fused", True))
+    if is_dyt_family(norm_cfg.name):  # DyT or a variant (dyt/variants.py)
         alphas, how = resolve_alphas(norm_cfg, cfg.n_embd)
         cfg.alpha_attn, cfg.alpha_mlp, cfg.alpha_final = alphas["attn"], alphas["mlp"], alphas["final"]
     else:
         how = "no DyT"
     embed_scale = norm_cfg.get("embed_scale")
-    cfg.embed_scale = (style == "llama" and norm_cfg.name == "dyt") if embed_scale is None else bool(embed_scale)
+    cfg.embed_scale = (style == "llama" and is_dyt_family(norm_cfg.name)) if embed_scale is None else bool(embed_scale)
     try:
         model = GPT(cfg)
     except (ValueError, AssertionError) as err:
         raise ConfigError(f"cannot build GPT: {err}") from None
     model.alpha_note = how
     model.resolved = {"alpha_attn": cfg.alpha_attn, "alpha_mlp": cfg.alpha_mlp, "alpha_final": cfg.alpha_final,
-                      "embed_scale": cfg.embed_scale, "alpha_rule": how} if cfg.norm == "dyt" else {}
+                      "embed_scale": cfg.embed_scale, "alpha_rule": how} if is_dyt_family(cfg.norm) else {}
     return model
