@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from dyt.models.cnn import CNN_FAMILIES, build_cnn
 from dyt.models.gpt_build import build_gpt
 from dyt.models.norm import ConfigError, norm_layer
 from dyt.models.vit import build_vit
 
-FAMILIES = ("vit", "gpt")
+FAMILIES = ("vit", "gpt", *CNN_FAMILIES)
 
 __all__ = ["build_model", "ConfigError", "norm_layer", "FAMILIES"]
 
@@ -23,4 +24,6 @@ def build_model(cfg, num_classes: int | None = None) -> nn.Module:
         if not num_classes:
             raise ConfigError("a GPT needs the vocabulary size: build the data first (build_model(cfg, data.num_classes))")
         return build_gpt(cfg.model, cfg.norm, num_classes)
+    if family in CNN_FAMILIES:
+        return build_cnn(cfg.model, cfg.norm, cfg.data, num_classes)
     raise ConfigError(f"unknown model family {family!r}: choose one of {', '.join(FAMILIES)}")

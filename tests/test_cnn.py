@@ -1,0 +1,246 @@
+"""ConvNets with BN, LN, DyT and no norm (dyt/models/cnn.py): layouts, inits, parameter counts, configs, smoke runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from timm.layers import LayerNorm, LayerNorm2d
+from torch import nn
+
+from dyt.convert import count_norms, is_norm_like
+from dyt.layers import DyT, DyT2d
+from dyt.models import ConfigError, build_model
+from dyt.models.cnn import PlainNet, swap_norms
+from dyt.train import run, validate
+from dyt.trainer import clip_gradients, dyt_alphas
+from tests.conftest import REPO, compose
+
+# every way the CPU defaults are run (conf/experiment/* plus the NF-ResNet arm of `resnet`)
+NF = ("experiment=resnet", "model=nf_resnet26_small", "norm=none", "trainer=resnet_cpu_agc")
+DYT_ARMS = [("experiment=resnet", "norm=dyt"), ("experiment=resnet", "norm=dyt_zil"),
+            ("experiment=resnet", "norm=dyt_pc"), ("experiment=vgg", "norm=dyt"), ("experiment=convnext", "norm=dyt")]
+
+
+def build(*overrides: str) -> nn.Module:
+    cfg = compose(*overrides)
+    validate(cfg)
+    return build_model(cfg)
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())  # parameters only: BN's running stats are buffers
+
+
+def test_dyt2d_applies_weight_and_bias_per_channel_on_nchw():
+    torch.manual_seed(0)
+    layer = DyT2d(3, alpha_init=0.7)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([1.0, -2.0, 3.0]))
+        layer.bias.copy_(torch.tensor([0.5, 0.0, -1.0]))
+    x = torch.randn(2, 3, 4, 5)  # C=3 differs from H=4 and W=5: a wrong broadcast cannot pass
+    y = layer(x)
+    for c in range(3):
+        expected = layer.weight[c] * torch.tanh(0.7 * x[:, c]) + layer.bias[c]
+        torch.testing.assert_close(y[:, c], expected)
+    # the same numbers as channels-last DyT on the permuted tensor
+    last = DyT(3, alpha_init=0.7)
+    last.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(y, last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("overrides", DYT_ARMS, ids=lambda o: " ".join(o))
+def test_no_batchnorm_or_layernorm_left_with_dyt(overrides):
+    model = build(*overrides)
+    norms = [m for m in model.modules() if is_norm_like(m)]
+    assert norms and all(isinstance(m, DyT) for m in norms), count_norms(model)
+    assert not any(isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)) for m in model.modules())
+
+
+@pytest.mark.parametrize("experiment,baseline", [("resnet", "bn"), ("vgg", "bn"), ("convnext", "ln")])
+def test_every_norm_position_becomes_dyt_of_its_layout(experiment, baseline):
+    base = count_norms(build(f"experiment={experiment}", f"norm={baseline}"))
+    dyt = count_norms(build(f"experiment={experiment}", "norm=dyt"))
+    if experiment == "convnext":  # stem, downsampling and head: channels-first; blocks: channels-last
+        assert base == {"LayerNorm2d": 5, "LayerNorm": 12}
+        assert dyt == {"DyT2d": 5, "DyT": 12}
+    else:
+        assert dyt == {"DyT2d": base["BatchNorm2d"]}
+    convnext = build("experiment=convnext", "norm=dyt")
+    assert isinstance(convnext.stem[1], DyT2d) and isinstance(convnext.stages[1].downsample[0], DyT2d)
+    assert isinstance(convnext.stages[0].blocks[0].norm, DyT) and not isinstance(convnext.stages[0].blocks[0].norm, DyT2d)
+    assert convnext(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def _last_gains(model: nn.Module) -> list[torch.Tensor]:
+    return [block.bn2.weight for stage in (model.layer1, model.layer2, model.layer3, model.layer4) for block in stage]
+
+
+@pytest.mark.parametrize("norm", ["bn", "dyt"])
+@pytest.mark.parametrize("zero_init_last", [True, False])
+def test_zero_init_last_does_what_it_says(norm, zero_init_last):
+    model = build("experiment=resnet", f"norm={norm}", f"norm.zero_init_last={zero_init_last}")
+    gains = _last_gains(model)
+    assert len(gains) == 8  # 2-2-2-2 BasicBlocks
+    assert all(torch.all(g == (0.0 if zero_init_last else 1.0)) for g in gains)
+    assert torch.all(model.layer1[0].bn1.weight == 1.0) and torch.all(model.bn1.weight == 1.0)  # only the last one
+    assert model.resolved["norm.zero_init_last"] is zero_init_last
+
+
+def test_zero_init_last_defaults_on_for_bn_off_for_dyt():
+    """null = each norm's default: timm's for BN (zero), the paper's for DyT (a fresh DyT, gain 1)."""
+    assert all(torch.all(g == 0) for g in _last_gains(build("experiment=resnet", "norm=bn")))
+    assert all(torch.all(g == 1) for g in _last_gains(build("experiment=resnet", "norm=dyt")))
+    assert all(torch.all(g == 0) for g in _last_gains(build("experiment=resnet", "norm=dyt_zil")))
+    with pytest.raises(ConfigError, match="zero_init_last"):
+        build("experiment=convnext", "norm=dyt", "norm.zero_init_last=true")
+
+
+@pytest.mark.parametrize("experiment,baseline", [("resnet", "bn"), ("vgg", "bn"), ("convnext", "ln")])
+def test_parameter_counts_differ_by_the_alphas_only(experiment, baseline):
+    base = build(f"experiment={experiment}", f"norm={baseline}")
+    dyt = build(f"experiment={experiment}", "norm=dyt")
+    n_norms = sum(count_norms(base).values())
+    assert n_params(dyt) - n_params(base) == n_norms  # one scalar alpha per norm; gains and biases as before
+    if experiment != "convnext":
+        per_channel = build(f"experiment={experiment}", "norm=dyt_pc")
+        channels = sum(m.num_features for m in base.modules() if isinstance(m, nn.BatchNorm2d))
+        assert n_params(per_channel) - n_params(base) == channels
+    # the same shapes everywhere else
+    shapes = {k: v.shape for k, v in base.named_parameters()}
+    assert {k: v.shape for k, v in dyt.named_parameters() if not k.endswith("alpha")} == shapes
+
+
+def test_small_image_stems_keep_28px_resolution_into_the_first_stage():
+    resnet = build("experiment=resnet")
+    assert resnet.conv1.stride == (1, 1) and isinstance(resnet.maxpool, nn.Identity)
+    feats = resnet.layer1(resnet.act1(resnet.bn1(resnet.conv1(torch.randn(2, 1, 28, 28)))))
+    assert feats.shape == (2, 16, 28, 28) and resnet.resolved["model.stem"] == "small"
+    nf = build(*NF)
+    assert nf.stem(torch.randn(2, 1, 28, 28)).shape[-2:] == (28, 28) and count_norms(nf) == {}
+    assert nf(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    big = build("experiment=resnet50_in1k")
+    assert big.conv1.stride == (2, 2) and isinstance(big.maxpool, nn.MaxPool2d)  # timm's stem on 224px
+
+
+def test_wrong_norm_for_the_model_is_a_config_error_naming_the_fix():
+    with pytest.raises(ConfigError, match="normalizer-free"):
+        build("experiment=resnet", "model=nf_resnet26_small", "norm=dyt")
+    with pytest.raises(ConfigError, match="norm=none"):
+        build("experiment=resnet", "norm=none")
+    with pytest.raises(ConfigError, match="norm=ln"):
+        build("experiment=vit", "norm=bn")  # BN has no channels-last form here
+    with pytest.raises(ConfigError, match="norm=ln"):
+        build("experiment=convnext", "norm=bn")
+    with pytest.raises(ConfigError, match="conv_mlp"):
+        build("experiment=convnext", "+model.kwargs.conv_mlp=true")
+    with pytest.raises(ConfigError, match="layers"):
+        build("experiment=vgg", "model.kwargs.layers=[16,M,x]")
+
+
+def test_ln_in_a_resnet_is_layernorm2d_not_silently_batchnorm():
+    assert count_norms(build("experiment=resnet", "norm=ln")) == {"LayerNorm2d": 20}
+
+
+def test_swap_norms_refuses_unknown_norms_and_keeps_the_count():
+    model = nn.Sequential(LayerNorm2d(4), nn.Conv2d(4, 4, 1), LayerNorm(4))
+    swap_norms(model, {LayerNorm2d: DyT2d, LayerNorm: DyT})
+    assert [type(m) for m in model] == [DyT2d, nn.Conv2d, DyT]
+    with pytest.raises(RuntimeError, match="GroupNorm"):
+        swap_norms(nn.Sequential(nn.GroupNorm(2, 4)), {LayerNorm2d: DyT2d})
+
+
+def test_plain_net_has_no_residuals_and_the_configured_norm():
+    net = PlainNet([8, "M", 16], num_classes=3, in_chans=1, norm_layer=DyT2d)
+    assert [type(m).__name__ for m in net.features] == ["Conv2d", "DyT2d", "ReLU", "MaxPool2d", "Conv2d", "DyT2d", "ReLU"]
+    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 3)
+
+
+def test_every_new_experiment_config_composes_and_builds():
+    experiments = {p.stem for p in (REPO / "conf" / "experiment").glob("*.yaml")}
+    new = {"resnet", "vgg", "convnext", "resnet50_in1k", "vgg19_in1k", "convnext_b_in1k"}
+    assert new <= experiments
+    for name in sorted(new):
+        baseline = "ln" if "convnext" in name else "bn"
+        for norm in (baseline, "dyt"):
+            cfg = compose(f"experiment={name}", f"norm={norm}")
+            validate(cfg)
+            assert cfg.name == name and cfg.out_dir == f"runs/{name}/{cfg.norm.tag}/seed0"
+            if "in1k" not in name:  # the ImageNet models are built in other tests (slow to build 4 times)
+                assert n_params(build_model(cfg)) > 0
+    nf = compose(*NF)
+    assert nf.out_dir == "runs/resnet/nf/seed0" and (nf.trainer.clip_mode, nf.trainer.clip_grad) == ("agc", 0.01)
+    tags = {compose("experiment=resnet", f"norm={n}").norm.tag for n in ("bn", "dyt", "dyt_zil", "dyt_pc")}
+    assert tags == {"bn", "dyt-a0.5", "dyt-zil-a0.5", "dyt-pc-a0.5"}  # one run dir per arm
+
+
+def test_agc_clips_each_unit_relative_to_its_weight_norm():
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 3)
+    layer.weight.grad = torch.full_like(layer.weight, 100.0)
+    layer.bias.grad = torch.zeros_like(layer.bias)
+    tcfg = compose("trainer=resnet_cpu_agc").trainer
+    assert clip_gradients(layer, tcfg) is None
+    ratio = layer.weight.grad.norm(dim=1) / layer.weight.detach().norm(dim=1).clamp_min(1e-3)
+    torch.testing.assert_close(ratio, torch.full((3,), 0.01))
+    tcfg.clip_mode = "nope"
+    with pytest.raises(ValueError, match="clip_mode"):
+        clip_gradients(layer, tcfg)
+
+
+def test_per_channel_alpha_is_logged_as_its_mean():
+    model = build("experiment=resnet", "norm=dyt_pc")
+    alphas = dyt_alphas(model)
+    assert len(alphas) == 20 and all(v == pytest.approx(0.5) for v in alphas.values())
+
+
+SMOKE = {"resnet": ("experiment=resnet", "norm=dyt"), "vgg": ("experiment=vgg", "norm=dyt"),
+         "convnext": ("experiment=convnext", "norm=dyt"),
+         "nf_resnet": (*NF[:3], "trainer.clip_mode=agc", "trainer.clip_grad=0.01")}  # smoke replaces resnet_cpu_agc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arm", list(SMOKE))
+def test_smoke_run_of_every_new_experiment(arm, smoke_cfg):
+    cfg = smoke_cfg(*SMOKE[arm], "trainer.eval_every=0", "data.val_limit=1000")
+    summary = run(cfg)
+    assert summary["status"] == "completed" and summary["step"] == 8
+    assert 0 <= summary["final/val/acc1"] <= 100 and summary["final/train_loss"] < 10
+
+
+def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
+    import json
+
+    import yaml
+
+    from dyt.report import report
+
+    accs = {"bn": [90.0, 90.2, 90.1], "dyt-a0.5": [80.0, 80.5, 79.8], "nf": [88.0, 88.3, 87.9]}
+    for tag, values in accs.items():
+        for seed, acc in enumerate(values):
+            run_dir = tmp_path / "runs" / "resnet" / tag / f"seed{seed}"
+            run_dir.mkdir(parents=True)
+            norm = {"name": {"bn": "bn", "nf": "none"}.get(tag, "dyt"), "tag": tag, "alpha_init": 0.5}
+            (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": "resnet", "seed": seed, "norm": norm}))
+            (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": 1.0, "val/acc1": acc}) + "\n")
+            (run_dir / "summary.json").write_text(json.dumps({
+                "status": "completed", "step": 1, "epochs": 0.5, "final/val/acc1": acc, "final/val/loss": 0.3,
+                "final/train_loss": 0.3, "train_seconds": 1.0, "samples_per_second": 1.0, "versions": {}}))
+    text = (report(tmp_path / "runs", tmp_path / "out", paper="resnet") / "README.md").read_text()
+    ranking = text.split("## Ranking: `resnet`")[1].split("\n## ")[0]
+    rows = [line.split(" | ")[1] for line in ranking.splitlines() if line.startswith("| 1") or line.startswith("| 2")
+            or line.startswith("| 3")]
+    assert rows == ["bn", "nf", "dyt-a0.5"]
+    assert "| 1 | bn | 90.10 ± 0.10 | +0.00 | – | – |" in ranking
+    assert "significantly worse at α = 0.05**: as the paper found" in text
+    assert "| ResNet-50 | 76.2 | 68.9 |" in text
+    rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
+    assert rows[1].split(",")[3] == ""  # no alpha for the BN arm
+
+
+def test_agc_leaves_the_classifier_alone():
+    model = build(*NF)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 100.0)
+    clip_gradients(model, compose(*NF).trainer)
+    assert torch.all(model.get_classifier().weight.grad == 100.0)
+    assert model.stem.conv.weight.grad.abs().max() < 100.0
