@@ -1,0 +1,128 @@
+"""``python -m dyt.analysis``: the paper's analyses from run dirs that exist, into ``results/analysis/``.
+
+Trains nothing (``make analysis`` trains what is missing first); each part whose
+runs are absent is reported as "not run" in ``README.md`` instead.
+
+1. S-curves of the trained LN ViT and LN GPT (``scurves_vit.*``, ``scurves_gpt.*``).
+2. alpha vs 1/std of DyT runs logged with ``input_std/`` (``alpha_std.*``; ``alpha_std_vit.*``
+   too when the 3-epoch ``runs/vit/dyt-a0.5`` runs have those columns).
+3. The squashing ablation: ``dyt.report`` of ``runs/ablation`` into ``ablation/`` (each arm vs LN) and
+   every arm vs tanh beside the paper (``ablation_vs_tanh.*``).
+4. Derf and DyISRU in the GPT: ``dyt.report`` of ``runs/gpt`` into ``gpt/`` and the arms vs DyT beside
+   the Derf paper's GPT-2 numbers (``gpt_vs_dyt.*``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+from dyt.analysis import alpha_std, compare, scurve
+
+DERF_PAPER_GPT2 = {"ln": 2.94, "dyt": 2.97, "derf": 2.94}  # GPT-2 124M, OpenWebText val loss (Derf paper)
+
+
+def _completed(run_dir: Path) -> bool:
+    return (run_dir / "summary.json").exists() and (run_dir / "last.pt").exists()
+
+
+def _mean(values):
+    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    return sum(values) / len(values) if values else math.nan
+
+
+def scurve_part(run_dir: Path, out: Path, name: str, lines: list[str]) -> None:
+    lines += [f"### {name}: `{run_dir}`", ""]
+    if not _completed(run_dir):
+        lines += [f"not run (no trained run at `{run_dir}`)", ""]
+        return
+    rows = scurve.scurves(run_dir, out, name)
+    first, last = rows[0], rows[-2] if len(rows) > 2 else rows[-1]  # the last block's norm (the final norm follows)
+    lines += [f"![S-curves {name}](scurves_{name}.png)", "",
+              f"{len(rows)} norms. Fit `b·tanh(a·x)`: R² {min(r['r2_tanh'] for r in rows):.3f}–{max(r['r2_tanh'] for r in rows):.3f} "
+              f"(a straight line: {min(r['r2_line'] for r in rows):.3f}–{max(r['r2_line'] for r in rows):.3f}). "
+              f"Points in the linear middle (|a·x| < {scurve.LINEAR_BELOW:g}): mean {100 * _mean([r['frac_linear'] for r in rows]):.1f}% "
+              f"over layers ({100 * first['frac_linear']:.1f}% in `{first['layer']}`, {100 * last['frac_linear']:.1f}% in `{last['layer']}`); "
+              f"in the squashed tails (|a·x| > {scurve.SQUASHED_ABOVE:g}): mean {100 * _mean([r['frac_squashed'] for r in rows]):.2f}%, "
+              f"at most {100 * max(r['frac_squashed'] for r in rows):.2f}%. Largest |input|: {max(r['input_absmax'] for r in rows):.3g}. "
+              f"Table: [`scurves_{name}.md`](scurves_{name}.md) ([csv](scurves_{name}.csv)).", ""]
+
+
+def alpha_part(sources: list[tuple[str, Path]], out: Path, lines: list[str]) -> None:
+    any_found = False
+    for name, path in sources:
+        runs = alpha_std.find_runs([path]) if path.exists() else []
+        if not runs:
+            continue
+        any_found = True
+        rows = alpha_std.alpha_vs_std(runs, out, name)
+        lines += [f"### `{path}` ({len(runs)} run(s))", "", f"![alpha vs 1/std]({name}.png)", "",
+                  (out / f"{name}.md").read_text().split("\n", 2)[2].strip(), ""]
+        del rows
+    if not any_found:
+        lines += ["not run (no DyT run with `input_std/` columns: train one, e.g. `make analysis`)", ""]
+
+
+def compare_part(runs_dir: Path, reference: str, out: Path, stem: str, lines: list[str], paper: str | None,
+                 report_dir: str, paper_report: str | None, metric: str, by_norm: dict | None = None,
+                 note: str = "") -> None:
+    from dyt.report import report
+
+    if not runs_dir.exists() or not list(runs_dir.rglob("summary.json")):
+        lines += [f"not run (no runs under `{runs_dir}`)", ""]
+        return
+    report(runs_dir, out / report_dir, paper_report)
+    try:
+        rows = compare.compare([runs_dir], reference, paper, metric, by_norm=by_norm)
+    except FileNotFoundError as err:
+        lines += [f"no comparison: {err}", ""]
+        return
+    command = f"python -m dyt.analysis (compare {runs_dir} vs {rows[0]['arm']})"
+    compare.write(rows, out / stem, metric, f"`{runs_dir}`: every arm vs `{rows[0]['arm']}`", command, note)
+    lines += [(out / f"{stem}.md").read_text().split("\n", 4)[4].strip(), "",
+              f"Per-arm report (each arm vs the normalized baseline, curves, provenance): [`{report_dir}/README.md`]({report_dir}/README.md).", ""]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("results/analysis"))
+    parser.add_argument("--ln-vit", type=Path, default=Path("runs/vit/ln/seed0"))
+    parser.add_argument("--ln-gpt", type=Path, default=Path("runs/gpt/ln/seed0"))
+    parser.add_argument("--ablation", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("--vit-dyt", type=Path, default=Path("runs/vit/dyt-a0.5"))
+    parser.add_argument("--gpt", type=Path, default=Path("runs/gpt"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=["scurves", "alpha", "ablation", "gpt"])
+    args = parser.parse_args(argv)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    lines = ["# The paper's analyses, regenerated", "",
+             "Generated by `python -m dyt.analysis` (`make analysis`) from the run dirs; do not edit by hand. "
+             "What the figures show, against the paper's claims: `experiments/analysis/README.md` and "
+             "`experiments/ablation/README.md`.", ""]
+    if "scurves" not in args.skip:
+        lines += ["## LayerNorm input-output mappings (the paper's Figure 2)", "",
+                  "Every LN of a trained LN model on one validation batch (256 images / sequences); x: LN input, "
+                  "y: normalized output before the affine, 20k sampled elements per layer (6k drawn), shallow to deep.", ""]
+        scurve_part(args.ln_vit, out, "vit", lines)
+        scurve_part(args.ln_gpt, out, "gpt", lines)
+    if "alpha" not in args.skip:
+        lines += ["## alpha vs 1/std of the DyT input", ""]
+        alpha_part([("alpha_std", args.ablation / "dyt-a0.5"), ("alpha_std_vit", args.vit_dyt)], out, lines)
+    if "ablation" not in args.skip:
+        lines += ["## Squashing ablation (ViT on Fashion-MNIST, `experiment=ablation`)", ""]
+        compare_part(args.ablation, "dyt", out, "ablation_vs_tanh", lines, "ablation", "ablation", "ablation",
+                     "val/acc1", note=" (ViT-B, ImageNet-1K)")
+    if "gpt" not in args.skip:
+        lines += ["## Derf and DyISRU in the GPT (`experiment=gpt`, Shakespeare characters)", ""]
+        compare_part(args.gpt, "dyt-aauto", out, "gpt_vs_dyt", lines, None, "gpt", "gpt", "val/loss",
+                     by_norm=DERF_PAPER_GPT2,
+                     note=" (Derf paper: GPT-2 124M on OpenWebText, val loss; lower is better)")
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    print(f"analysis written to {out}/README.md ({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
