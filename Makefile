@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data data-text test test-fast reproduce-vit reproduce-gpt report report-vit report-gpt sync clean distclean
+.PHONY: help install lock data data-text test test-fast reproduce-vit reproduce-gpt reproduce-resnet reproduce-convnext sweep-alpha sweep-alpha-gpt report-sweep report report-vit report-gpt report-resnet report-convnext sync clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -47,23 +47,54 @@ test: install data data-text ## run the test suite (all of it, slow tests includ
 test-fast: install data data-text ## the test suite without tests marked slow
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
-reproduce-vit: install data ## LN vs DyT ViT on Fashion-MNIST, 3 seeds (~15 min on 2 CPU cores), then its report
-	$(PY) -m dyt.train -m experiment=vit norm=ln,dyt seed=$(SEEDS)
+reproduce-vit: install data ## LN vs DyT vs DyT with calibrated alpha, ViT on Fashion-MNIST, 3 seeds (~25 min on 2 CPU cores), then its report
+	$(PY) -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-vit
 
-reproduce-gpt: install data-text ## LN/RMSNorm vs DyT in GPT-2 and LLaMA-style char models on Shakespeare, 3 seeds, then its report
-	$(PY) -m dyt.train -m experiment=gpt norm=ln,dyt,dyt_embed seed=$(SEEDS)
-	$(PY) -m dyt.train -m experiment=llama norm=rmsnorm,dyt seed=$(SEEDS)
+reproduce-gpt: install data-text ## LN/RMSNorm vs DyT (paper alpha, + embedding scalar, calibrated alpha) in GPT-2 and LLaMA-style char models, 3 seeds, then its report
+	$(PY) -m dyt.train -m experiment=gpt norm=ln,dyt,dyt_embed,dyt_cal seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=llama norm=rmsnorm,dyt,dyt_cal seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-gpt
+
+reproduce-resnet: install data ## BN vs DyT (+ variants) vs NF-ResNet in a small ResNet-18, BN vs DyT in a VGG-style net, 3 seeds, then the report
+	$(PY) -m dyt.train -m experiment=resnet norm=bn,dyt,dyt_zil,dyt_pc seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=resnet model=nf_resnet26_small norm=none trainer=resnet_cpu_agc seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=vgg norm=bn,dyt seed=$(SEEDS)
+	$(MAKE) --no-print-directory report-resnet
+
+reproduce-convnext: install data ## LN vs DyT in a small ConvNeXt on Fashion-MNIST, 3 seeds, then its report
+	$(PY) -m dyt.train -m experiment=convnext norm=ln,dyt seed=$(SEEDS)
+	$(MAKE) --no-print-directory report-convnext
+
+sweep-alpha: install data ## ViT alpha-init sweep: 7 inits + calibrated x 3 seeds + LN, 1 epoch each (~30 min on 2 CPU cores), then its report
+	$(PY) -m dyt.train -m +sweep=alpha_vit trainer=vit_sweep trainer.progress=false
+	$(MAKE) --no-print-directory report-sweep
+
+sweep-alpha-gpt: install data-text ## GPT alpha heatmap: attention x MLP/final alpha at widths 128 and 256 (+ LN, + calibrated), then the report
+	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer=gpt_sweep trainer.progress=false
+	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer=gpt_sweep trainer.progress=false norm=dyt norm.alpha_init=calibrate norm.alpha_attn=null norm.alpha_mlp=null
+	$(MAKE) --no-print-directory report-sweep
+
+report-sweep: install ## write results/sweep-alpha/ from runs/sweep_alpha_vit/ (and runs/sweep_alpha_gpt/ when present)
+	$(PY) -m dyt.sweep_report $(wildcard runs/sweep_alpha_vit runs/sweep_alpha_gpt) --out results/sweep-alpha
 
 report: report-vit ## write every results/ folder whose runs exist (no training)
 	@if [ -d runs/gpt ] || [ -d runs/llama ]; then $(MAKE) --no-print-directory report-gpt; fi
+	@if [ -d runs/resnet ] || [ -d runs/vgg ]; then $(MAKE) --no-print-directory report-resnet; fi
+	@if [ -d runs/convnext ]; then $(MAKE) --no-print-directory report-convnext; fi
+	@if [ -d runs/sweep_alpha_vit ] || [ -d runs/sweep_alpha_gpt ]; then $(MAKE) --no-print-directory report-sweep; fi
 
 report-vit: install ## write results/vit/ from runs/vit/
 	$(PY) -m dyt.report runs/vit --out results/vit --paper vit
 
 report-gpt: install ## write results/gpt/ from runs/gpt/ and runs/llama/
 	$(PY) -m dyt.report $(wildcard runs/gpt runs/llama) --out results/gpt --paper gpt
+
+report-resnet: install ## write results/resnet/ from runs/resnet/ and runs/vgg/
+	$(PY) -m dyt.report $(wildcard runs/resnet runs/vgg) --out results/resnet --paper resnet
+
+report-convnext: install ## write results/convnext/ from runs/convnext/
+	$(PY) -m dyt.report runs/convnext --out results/convnext --paper convnext
 
 sync: install ## upload every offline W&B run under runs/ (needs `wandb login` and network)
 	@find runs -type d -name 'offline-run-*' -print0 | xargs -0 -r $(VENV)/bin/wandb sync
@@ -74,3 +105,18 @@ clean: ## remove caches and test leftovers (keeps .venv, data/, runs/, results/)
 
 distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 	rm -rf $(VENV) data
+
+.PHONY: bench
+bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~10 min) into results/bench/
+	$(PY) -m dyt.bench --out results/bench
+
+.PHONY: analysis
+ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru
+ANALYSIS_ARGS  ?=# extra overrides for every training run, e.g. trainer.threads=1 on a busy machine
+analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 1/std, squashing ablation, Derf/DyISRU (~40 min on 2 CPU cores) into results/analysis/
+	@test -f runs/vit/ln/seed0/last.pt || $(PY) -m dyt.train experiment=vit norm=ln seed=0 trainer.progress=false $(ANALYSIS_ARGS)
+	@test -f runs/gpt/ln/seed0/last.pt || $(PY) -m dyt.train experiment=gpt norm=ln seed=0 trainer.progress=false $(ANALYSIS_ARGS)
+	$(PY) -m dyt.train -m experiment=ablation norm=$(ABLATION_NORMS) seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
+	@test -d runs/gpt/dyt-aauto || $(PY) -m dyt.train -m experiment=gpt norm=dyt seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
+	$(PY) -m dyt.train -m experiment=gpt norm=derf,dyisru seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
+	$(PY) -m dyt.analysis --out results/analysis

@@ -20,13 +20,14 @@ class ModelConfig:
     family: str = MISSING  # dispatch key for dyt.models.build_model: vit | gpt
     arch: str = MISSING  # timm architecture name (vit_base_patch16_224), or the GPT style (gpt2 | llama)
     drop_path_rate: float = 0.0
+    default_alpha_init: Any = 0.5  # what norm=dyt uses unless norm.alpha_init is given: 0.5 (vision), auto (LLMs)
     kwargs: Dict[str, Any] = field(default_factory=dict)  # passed to the constructor as they are
 
 
 @dataclass
 class NormConfig:
     name: str = MISSING  # ln | rmsnorm | dyt
-    alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, or "auto" (GPT: the paper's width rule)
+    alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, "auto" (GPT: the paper's width rule), or "calibrate[:<target>]"
     alpha_attn: Optional[float] = None  # GPT, per position; None = alpha_init
     alpha_mlp: Optional[float] = None
     alpha_final: Optional[float] = None
@@ -99,7 +100,8 @@ class TrainerConfig:
     eval_every: int = 200  # steps; 0 = only at the end
     ckpt_every: int = 200  # steps; 0 = only at the end
     log_every: int = 10
-    clip_grad: Optional[float] = None
+    clip_grad: Optional[float] = None  # clip_mode=norm: max global grad norm; agc: the clip factor (NFNets: 0.01)
+    clip_mode: str = "norm"  # norm (global norm clipping) | agc (adaptive gradient clipping, per unit, NFNets)
     label_smoothing: float = 0.0
     ema_decay: float = 0.0  # 0 = no EMA; the paper recipe uses 0.9999
     precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
@@ -133,10 +135,22 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
+def alpha_tag(alpha_init, attn=None, mlp=None, final=None) -> str:
+    """Run-dir label of an alpha init: ``0.5`` -> ``a0.5``, ``calibrate`` -> ``cal1``, ``calibrate:2`` -> ``cal2``;
+    GPT per-position inits are appended when given (``aauto-attn1-mlp0.25``); calibration overrides them."""
+    text = str(alpha_init)
+    if text.startswith("calibrate"):
+        return "cal" + (text.partition(":")[2] or "1")
+    positions = {"attn": attn, "mlp": mlp, "final": final}
+    return f"a{text}" + "".join(f"-{k}{float(v):g}" for k, v in positions.items() if v is not None)
+
+
 def register() -> None:
     ConfigStore.instance().store(name="dyt_schema", node=Config)
     if not OmegaConf.has_resolver("abspath"):
         OmegaConf.register_new_resolver("abspath", lambda path: os.path.abspath(str(path)))
+    if not OmegaConf.has_resolver("alpha_tag"):
+        OmegaConf.register_new_resolver("alpha_tag", alpha_tag)
 
 
 register()

@@ -61,6 +61,12 @@ def load_runs(runs_dir: Path) -> list[Run]:
             continue
         config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
         runs.append(Run(run_dir, config, json.loads(summary_path.read_text()), read_metrics(run_dir / "metrics.jsonl")))
+    for failed_path in sorted(Path(runs_dir).rglob("failed.json")):  # multirun jobs that raised (dyt.train)
+        record = json.loads(failed_path.read_text())
+        if (failed_path.parent / "summary.json").exists() or "config" not in record:
+            continue
+        runs.append(Run(failed_path.parent, record["config"], {"status": "failed", "error": record.get("error")},
+                        read_metrics(failed_path.parent / "metrics.jsonl")))
     return runs
 
 
@@ -101,7 +107,8 @@ def welch(a, b) -> tuple[float, float]:
 
 
 def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0,
-            metric: str = "val/acc1", higher_is_better: bool = True) -> str:
+            metric: str = "val/acc1", higher_is_better: bool = True, expect: str = "match") -> str:
+    """One verdict line; ``expect``: what the paper claims of the arm, ``match`` (the baseline) or ``worse``."""
     diff = (np.mean(other) - np.mean(base)) if other and base else math.nan
     t, p = welch(base, other)
     stat = f"Δ {metric} = {diff:+.4g}, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
@@ -109,6 +116,13 @@ def verdict(base_name: str, base: list[float], name: str, other: list[float], n_
         return f"**{name} diverged in {n_diverged} run(s)**; over the rest: {stat}."
     if not math.isfinite(p):
         return f"{name} vs {base_name}: {stat}: too few completed seeds for a test (need ≥ 2 each)."
+    if expect == "worse":  # the paper's negative result (BN -> DyT in classic ConvNets)
+        if p >= ALPHA:
+            return (f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}: "
+                    f"the paper's drop is not detected at this scale.")
+        if (diff > 0) == higher_is_better:
+            return f"{name} vs {base_name}: {stat}. {name} is significantly better at α = {ALPHA}: unlike the paper's result."
+        return f"{name} vs {base_name}: {stat}. **{name} is significantly worse at α = {ALPHA}**: as the paper found."
     if p >= ALPHA:
         return (f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}: "
                 f"consistent with the paper's claim at this scale (with this many seeds only large gaps are detectable).")
@@ -126,7 +140,7 @@ def write_csv(runs: list[Run], path: Path) -> None:
         for r in runs:
             s = r.summary
             w.writerow([r.config["name"], r.arm, r.config["norm"]["name"],
-                        r.config["norm"]["alpha_init"] if r.config["norm"]["name"] != "ln" else "",
+                        r.config["norm"]["alpha_init"] if r.config["norm"]["name"] not in (*BASELINE_NORMS, "none") else "",
                         r.seed, s.get("status"), s.get("step"), _fmt(s.get("epochs"), 3), _fmt(s.get("final/val/acc1"), 2),
                         _fmt(s.get("final/val/loss"), 4), _fmt(s.get("final/train_loss"), 4),
                         _fmt(s.get("train_seconds"), 1), _fmt(s.get("samples_per_second"), 1),
@@ -225,6 +239,28 @@ def _arm_row(arm: str, runs: list[Run], text: bool) -> str:
             f"{steps} | {amount} | {rate:.0f} | {secs:.0f} |")
 
 
+def _ranking(experiment: str, arms: dict[str, list[Run]], key: str, higher: bool) -> list[str]:
+    """Arms ordered by their mean final ``key`` over completed seeds, each tested against the baseline and
+    against the arm ranked just above it (Welch's t-test)."""
+    values = {arm: [r.summary[key] for r in runs if r.completed and key in r.summary] for arm, runs in arms.items()}
+    ranked = sorted((arm for arm in values if values[arm]), key=lambda arm: np.mean(values[arm]), reverse=higher)
+    base = baseline_arm(arms)
+    lines = ["", f"## Ranking: `{experiment}` (final `{key[6:]}`, mean ± std over completed seeds; Welch's t-test)", "",
+             f"| rank | arm | {key[6:]} | Δ vs {base} | p vs {base} | p vs the arm above |", "| --- | --- | --- | --- | --- | --- |"]
+    for i, arm in enumerate(ranked):
+        mean, sd = mean_std(values[arm])
+        vs_base = welch(values[base], values[arm])[1] if base in values and arm != base else math.nan
+        vs_above = welch(values[ranked[i - 1]], values[arm])[1] if i else math.nan
+        delta = mean - np.mean(values[base]) if values.get(base) else math.nan
+        cells = [f"{delta:+.2f}", f"{vs_base:.3g}", f"{vs_above:.3g}"]
+        lines.append(f"| {i + 1} | {arm} | {mean:.2f} ± {sd:.2f} | " + " | ".join(c.replace("+nan", "–").replace("nan", "–")
+                                                                             for c in cells) + " |")
+    missing = [arm for arm in arms if arm not in ranked]
+    if missing:
+        lines.append(f"\nNot ranked (no completed run): {', '.join(missing)}.")
+    return lines
+
+
 def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None, path: Path, command: str) -> None:
     paper = PAPER_RESULTS.get(paper_key or "", {})
     metric, higher = paper.get("metric", "val/acc1"), paper.get("higher_is_better", True)
@@ -254,7 +290,10 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None,
             if arm != base_name:
                 other = [r.summary[key] for r in runs if r.completed]
                 lines.append(f"- {prefix}" + verdict(base_name, base, arm, other, sum(not r.completed for r in runs),
-                                                     metric, higher))
+                                                     metric, higher, paper.get("expect", "match")))
+    for experiment, arms in groups.items():
+        if len(arms) > 2:
+            lines += _ranking(experiment, arms, key, higher)
     if paper:
         a, b = paper["columns"]
         lines += ["", f"## Paper ({paper['paper_metric']})", "", f"| setting | {a} | {b} |", "| --- | --- | --- |"]

@@ -8,9 +8,12 @@ on stderr and exit status 2, before anything is written.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import random
 import sys
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 import hydra
@@ -19,12 +22,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dyt import config as _schema  # noqa: F401 - registers the structured schema
+from dyt.calibrate import calibrate_run
 from dyt.checkpoint import CheckpointError
 from dyt.data import DataError, build_data
 from dyt.dist import init_distributed
 from dyt.log import RunLogger
 from dyt.models import FAMILIES, ConfigError, build_model
-from dyt.models.norm import NORMS, alpha_value
+from dyt.models.norm import BASELINES, NORMS, alpha_value
 from dyt.provenance import code_state
 from dyt.trainer import CHECKPOINT, SUMMARY, fit, total_steps
 
@@ -35,6 +39,8 @@ SAMPLE_FILE = "sample.txt"
 # keys a resumed run may change without becoming another experiment
 RESUMABLE_KEYS = ("trainer.max_steps", "trainer.epochs", "trainer.eval_every", "trainer.ckpt_every",
                   "trainer.log_every", "trainer.progress", "trainer.device", "trainer.threads", "logger.", "data.num_workers")
+LOCK_FILE = ".lock"
+FAILED_FILE = "failed.json"  # a multirun job that raised: its error, beside whatever the dir already held
 
 
 def validate(cfg: DictConfig) -> None:
@@ -74,11 +80,13 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def config_diff(old: dict, new: dict) -> list[str]:
-    """Keys whose values differ between two resolved configs, ignoring those a resume may change
-    and keys only one of them has (the schema gained or lost a key since the run started)."""
+    """Keys whose values differ between two resolved configs, ignoring those a resume may change,
+    keys only one of them has (the schema gained or lost a key since the run started), and the alpha
+    keys of a norm without alpha (an LN baseline inside an alpha sweep is one run, not one per alpha)."""
     a, b = _flatten(old), _flatten(new)
+    ignore = RESUMABLE_KEYS + (("norm.alpha", "model.default_alpha") if b.get("norm.name") in BASELINES else ())
     keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
-    return [k for k in keys if not any(k == r or (r.endswith(".") and k.startswith(r)) for r in RESUMABLE_KEYS)]
+    return [k for k in keys if not any(k == r or k.startswith(r) for r in ignore)]
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -94,6 +102,34 @@ def run(cfg: DictConfig) -> dict:
     validate(cfg)
     code_state()  # the commit we start from, before anything can change under us
     out_dir = Path(cfg.out_dir)
+    dist_info = init_distributed(cfg.trainer.device)
+    with run_dir_lock(out_dir, dist_info.is_main):
+        return _run_locked(cfg, out_dir, dist_info)
+
+
+@contextmanager
+def run_dir_lock(out_dir: Path, is_main: bool):
+    """Create the run dir (rank 0) and hold an exclusive lock on it: two jobs of a parallel sweep that
+    share a run dir (the LN baseline of an alpha grid) train it once; the second finds it completed."""
+    if not is_main:
+        yield
+        return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(out_dir / LOCK_FILE, "a")
+    except OSError as err:
+        raise ConfigError(f"cannot write to the run dir {out_dir} ({err.strerror}): "
+                          "set out_dir=... to a writable path") from None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{out_dir}: another process is training this run; waiting for it", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _run_locked(cfg: DictConfig, out_dir: Path, dist_info) -> dict:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     previous = out_dir / CONFIG_FILE
     differing = None
@@ -102,16 +138,6 @@ def run(cfg: DictConfig) -> dict:
         if differing and (out_dir / CHECKPOINT).exists():
             raise ConfigError(f"{out_dir} holds a run with another config (differs in {', '.join(differing)}); "
                               "set out_dir=... to a new directory, or delete that one")
-    dist_info = init_distributed(cfg.trainer.device)
-    if dist_info.is_main:  # rank 0 alone writes the run dir
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            probe = out_dir / ".write-test"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as err:
-            raise ConfigError(f"cannot write to the run dir {out_dir} ({err.strerror}): "
-                              "set out_dir=... to a writable path") from None
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     seed_everything(cfg.seed, cfg.trainer.deterministic)
@@ -121,13 +147,19 @@ def run(cfg: DictConfig) -> dict:
     summary_path = out_dir / SUMMARY
     if summary_path.exists() and differing == []:
         done = json.loads(summary_path.read_text())
+        if done.get("status") == "diverged":  # deterministic: training it again diverges again
+            print(f"{out_dir}: diverged at step {done.get('step')}; delete it to train again")
+            return done
         if done.get("status") == "completed" and done.get("step") == total_steps(cfg.trainer, data.train.steps_per_epoch):
             print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
             return done
+    calibrate_run(model, cfg.norm, data.train, out_dir, resuming=(out_dir / CHECKPOINT).exists(),
+                  is_main=dist_info.is_main)
     if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
         resolved["resolved"] = model.resolved
     if dist_info.is_main:
         OmegaConf.save(OmegaConf.create(resolved), previous)
+        (out_dir / FAILED_FILE).unlink(missing_ok=True)
 
     logger = RunLogger(out_dir, logger_cfg=cfg.logger, config=resolved, group=cfg.name, job_type=cfg.norm.name,
                        name=f"{cfg.norm.tag}-s{cfg.seed}", enabled=dist_info.is_main)
@@ -141,6 +173,21 @@ def run(cfg: DictConfig) -> dict:
     finally:
         logger.finish(exit_code)
     return summary
+
+
+def record_failure(cfg: DictConfig, err: BaseException) -> dict:
+    """A multirun job that raised: ``failed.json`` in its run dir (nothing else there is touched), so the
+    sweep goes on and its report marks the job. Returns the record."""
+    message = str(err) if isinstance(err, (ConfigError, DataError, CheckpointError)) else f"{type(err).__name__}: {err}"
+    record = {"status": "failed", "error": message, "traceback": traceback.format_exc()}
+    try:
+        record["config"] = OmegaConf.to_container(cfg, resolve=True)
+        out_dir = Path(cfg.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / FAILED_FILE).write_text(json.dumps(record, indent=1, default=str))
+    except Exception:  # an unresolvable config or an unwritable dir: the stderr line is all we can leave
+        pass
+    return record
 
 
 def write_sample(model, tokenizer, path: Path, seed: int, prompt: str = "\n", tokens: int = 500) -> None:
@@ -159,13 +206,30 @@ def objective(summary: dict) -> float:
     return float(summary.get("final/val/loss", float("inf")))
 
 
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float:
     try:
         summary = run(cfg)
     except (ConfigError, DataError, CheckpointError) as err:
+        if in_multirun():  # one bad job must not stop a sweep
+            record_failure(cfg, err)
+            print(f"error: {err} (job marked failed; the sweep goes on)", file=sys.stderr)
+            return float("inf")
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except Exception as err:
+        if not in_multirun():
+            raise
+        record = record_failure(cfg, err)
+        print(f"error: {record['error']} (job marked failed; the sweep goes on)", file=sys.stderr)
+        return float("inf")
     if summary["status"] == "interrupted":
         sys.exit(INTERRUPTED_EXIT)
     return objective(summary)

@@ -87,8 +87,53 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float =
 
 
 def dyt_alphas(model: nn.Module) -> dict[str, float]:
-    """``{"alpha/<module path>": value}`` for every DyT layer."""
-    return {f"alpha/{name}": m.alpha.item() for name, m in model.named_modules() if isinstance(m, DyT)}
+    """``{"alpha/<module path>": value}`` for every DyT layer (a per-channel alpha: its mean over channels)."""
+    return {f"alpha/{name}": m.alpha.mean().item() for name, m in model.named_modules() if isinstance(m, DyT)}
+
+
+def clip_gradients(model: nn.Module, tcfg) -> torch.Tensor | None:
+    """``trainer.clip_mode``: ``norm`` clips the global grad norm to ``clip_grad`` and returns the norm before
+    clipping; ``agc`` (adaptive gradient clipping, Brock et al. 2021) clips each unit's gradient to
+    ``clip_grad`` times its weight norm, except the classifier's (as NFNets and timm do). Nothing without
+    ``clip_grad``."""
+    if tcfg.clip_mode not in ("norm", "agc"):
+        raise ValueError(f"unknown trainer.clip_mode {tcfg.clip_mode!r}: use norm or agc")
+    if not tcfg.clip_grad:
+        return None
+    if tcfg.clip_mode == "agc":
+        from timm.utils import adaptive_clip_grad
+
+        head = {id(p) for p in model.get_classifier().parameters()} if hasattr(model, "get_classifier") else set()
+        adaptive_clip_grad([p for p in model.parameters() if id(p) not in head], clip_factor=tcfg.clip_grad)
+        return None
+    return nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip_grad)
+
+
+class InputStds:
+    """``{"input_std/<module path>": std}`` of every DyT layer's input (over all its elements), for the
+    paper's alpha-vs-1/std analysis. Forward hooks exist only between ``arm()`` and ``collect()``: the
+    trainer arms them for the training forward of logging steps, so other steps pay nothing. Not used
+    with ``trainer.compile`` (hooks added and removed would make torch.compile recompile)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.layers = [(name, m) for name, m in model.named_modules() if isinstance(m, DyT)]
+        self.handles, self.values = [], {}
+
+    def arm(self) -> None:
+        if not self.handles:
+            self.handles = [m.register_forward_hook(self._hook(name)) for name, m in self.layers]
+
+    def _hook(self, name: str):
+        def record(module, inputs, output) -> None:
+            self.values[name] = inputs[0].detach().float().std()  # stays on the device until collect()
+        return record
+
+    def collect(self) -> dict[str, float]:
+        for handle in self.handles:
+            handle.remove()
+        out = {f"input_std/{name}": float(v) for name, v in self.values.items()}
+        self.handles, self.values = [], {}
+        return out
 
 
 @torch.no_grad()
@@ -167,6 +212,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
     train_seconds = prior_seconds
     window_loss, window_n, window_t, paused = window[0], window[1], time.perf_counter() - window[2], 0.0
     stop = StopSignals()
+    input_stds = InputStds(model) if not tcfg.compile else None
     bar = tqdm(total=max_steps, initial=step, desc=f"{cfg.name} {cfg.norm.tag} s{cfg.seed}", unit="step",
                disable=not (tcfg.progress and dist_info.is_main), dynamic_ncols=True, mininterval=1.0)
 
@@ -179,12 +225,14 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if data.mixup is not None:
             x, y = data.mixup(x, y)
+        if input_stds is not None and ((step + 1) % tcfg.log_every == 0 or step + 1 == max_steps):
+            input_stds.arm()  # a logging step: record each DyT layer's input std in this forward
         with autocast():
             logits = train_model(x)
         loss = loss_fn(logits, y, tcfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip_grad) if tcfg.clip_grad else None
+        grad_norm = clip_gradients(model, tcfg)
         optimizer.step()
         scheduler.step()
         if ema is not None:
@@ -206,6 +254,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
             if grad_norm is not None:
                 row["grad_norm"] = float(grad_norm)
             row.update(dyt_alphas(model))
+            row.update(input_stds.collect() if input_stds is not None else {})
             bar.set_postfix(loss=f"{last_train_loss:.4f}", samples_s=f"{row['throughput']:.0f}")
             window_loss, window_n, window_t, paused = 0.0, 0, time.perf_counter(), 0.0
             if not math.isfinite(last_train_loss) or last_train_loss > DIVERGENCE_FACTOR * max(first_loss, 1e-3):
@@ -249,6 +298,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
         "tokens_per_second": (step * batch_size * data.tokens_per_sample / train_seconds
                               if data.tokens_per_sample and train_seconds > 0 else None),
         "alpha_init_note": getattr(model, "alpha_note", None),
+        "calibration": getattr(model, "calibration", None),
         "peak_lr": lr,
         "precision": precision,
         "num_params": sum(p.numel() for p in model.parameters()),

@@ -10,8 +10,11 @@ from functools import partial
 from typing import Callable, Optional
 
 from timm.layers import RmsNorm, RmsNorm2d
+from torch import nn
 
+from dyt.calibrate import PLACEHOLDER_ALPHA, calibration_target
 from dyt.layers import DyT, DyT2d, check_alpha_init
+from dyt.variants import DYT_FAMILY, VARIANTS
 
 
 class ConfigError(ValueError):
@@ -19,7 +22,14 @@ class ConfigError(ValueError):
 
 
 def alpha_value(value, key: str = "norm.alpha_init") -> float:
-    """A positive finite alpha, or ``ConfigError`` naming the key."""
+    """A positive finite alpha, or ``ConfigError`` naming the key.
+
+    ``calibrate[:<target>]`` gives the placeholder a model is built with (``dyt.calibrate`` sets the alphas)."""
+    try:
+        if calibration_target(value) is not None:
+            return PLACEHOLDER_ALPHA
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     try:
         return check_alpha_init(float(value))
     except (TypeError, ValueError):
@@ -31,13 +41,40 @@ def _dyt(norm_cfg, channels_first: bool) -> Callable:
         DyT2d if channels_first else DyT,
         alpha_init=alpha_value(norm_cfg.alpha_init),
         alpha_per_channel=bool(norm_cfg.get("alpha_per_channel", False)),
+        fused=bool(norm_cfg.get("fused", True)),
     )
+
+
+def _dyt_variant(name: str) -> Callable:
+    """A factory like ``_dyt`` (same arguments) for the DyT variant ``name`` of ``dyt/variants.py``."""
+
+    def factory(norm_cfg, channels_first: bool) -> Callable:
+        base = _dyt(norm_cfg, channels_first)
+        return partial(DYT_FAMILY[name][1 if channels_first else 0], *base.args, **base.keywords)
+
+    return factory
+
+
+def _batchnorm(channels_first: bool) -> Callable:
+    """BatchNorm, the ConvNet baseline: channels-first positions only (ResNet, VGG)."""
+    if not channels_first:
+        raise ConfigError("norm=bn replaces channels-first norms only (ResNet, VGG); "
+                          "this model normalizes tokens: use norm=ln or norm=rmsnorm")
+    return nn.BatchNorm2d
+
+
+def _no_norm() -> Callable:
+    raise ConfigError("norm=none (no norm layer) is for normalizer-free models only: model=nf_resnet26_small")
 
 
 NORMS: dict[str, Callable] = {
     "ln": lambda norm_cfg, channels_first: None,
     "rmsnorm": lambda norm_cfg, channels_first: RmsNorm2d if channels_first else RmsNorm,
     "dyt": _dyt,
+    # squashing ablation (hardtanh, sigmoid, identity, *_noalpha), Derf, DyISRU: dyt/variants.py
+    **{name: _dyt_variant(name) for name in VARIANTS},
+    "bn": lambda norm_cfg, channels_first: _batchnorm(channels_first),
+    "none": lambda norm_cfg, channels_first: _no_norm(),
 }
 
 
@@ -47,3 +84,6 @@ def norm_layer(norm_cfg, channels_first: bool = False) -> Optional[Callable]:
     if factory is None:
         raise ConfigError(f"unknown norm {norm_cfg.name!r}: choose one of {', '.join(NORMS)} (norm=dyt)")
     return factory(norm_cfg, channels_first)
+
+
+BASELINES = ("ln", "rmsnorm", "bn", "none")  # norms with no alpha: the normalized (or normalizer-free) baselines
