@@ -110,7 +110,7 @@ def test_bad_calibration_target_via_the_cli_is_one_line(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("experiment", ["vit", "gpt", "llama"])
+@pytest.mark.parametrize("experiment", ["vit", "gpt", "llama", "resnet"])
 def test_smoke_run_with_calibrate_records_its_alphas_and_resumes_without_recalibrating(experiment, tmp_path):
     out = tmp_path / "run"
     common = (f"experiment={experiment}", "norm=dyt", "norm.alpha_init=calibrate", "trainer=smoke", "logger=none",
