@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data data-text test test-fast reproduce-vit reproduce-gpt reproduce-resnet reproduce-convnext sweep-alpha sweep-alpha-gpt report-sweep report report-vit report-gpt report-resnet report-convnext sync clean distclean
+.PHONY: help install lock data data-text test test-fast report-claims reproduce-vit reproduce-gpt reproduce-resnet reproduce-convnext sweep-alpha sweep-alpha-gpt report-sweep report report-vit report-gpt report-resnet report-convnext sync clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -57,9 +57,9 @@ reproduce-gpt: install data-text ## LN/RMSNorm vs DyT (paper alpha, + embedding 
 	$(MAKE) --no-print-directory report-gpt
 
 reproduce-resnet: install data ## BN vs DyT (+ variants) vs NF-ResNet in a small ResNet-18, BN vs DyT in a VGG-style net, 3 seeds, then the report
-	$(PY) -m dyt.train -m experiment=resnet norm=bn,dyt,dyt_zil,dyt_pc seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=resnet norm=bn,dyt,dyt_zil,dyt_pc,dyt_cal seed=$(SEEDS)
 	$(PY) -m dyt.train -m experiment=resnet model=nf_resnet26_small norm=none trainer=resnet_cpu_agc seed=$(SEEDS)
-	$(PY) -m dyt.train -m experiment=vgg norm=bn,dyt seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=vgg norm=bn,dyt,dyt_cal seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-resnet
 
 reproduce-convnext: install data ## LN vs DyT in a small ConvNeXt on Fashion-MNIST, 3 seeds, then its report
@@ -83,6 +83,7 @@ report: report-vit ## write every results/ folder whose runs exist (no training)
 	@if [ -d runs/resnet ] || [ -d runs/vgg ]; then $(MAKE) --no-print-directory report-resnet; fi
 	@if [ -d runs/convnext ]; then $(MAKE) --no-print-directory report-convnext; fi
 	@if [ -d runs/sweep_alpha_vit ] || [ -d runs/sweep_alpha_gpt ]; then $(MAKE) --no-print-directory report-sweep; fi
+	$(MAKE) --no-print-directory report-claims
 
 report-vit: install ## write results/vit/ from runs/vit/
 	$(PY) -m dyt.report runs/vit --out results/vit --paper vit
@@ -120,3 +121,7 @@ analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 
 	@test -d runs/gpt/dyt-aauto || $(PY) -m dyt.train -m experiment=gpt norm=dyt seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.train -m experiment=gpt norm=derf,dyisru seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.analysis --out results/analysis
+	$(MAKE) --no-print-directory report-claims
+
+report-claims: install ## write results/REPORT.md (every claim: paper vs ours, statistic, verdict) from runs/ and results/analysis/
+	$(PY) -m dyt.claims --runs runs --analysis results/analysis --out results/REPORT.md

@@ -116,13 +116,11 @@ def verdict(base_name: str, base: list[float], name: str, other: list[float], n_
         return f"**{name} diverged in {n_diverged} run(s)**; over the rest: {stat}."
     if not math.isfinite(p):
         return f"{name} vs {base_name}: {stat}: too few completed seeds for a test (need ≥ 2 each)."
-    if expect == "worse":  # the paper's negative result (BN -> DyT in classic ConvNets)
+    if expect == "worse":  # a negative result (BN -> DyT in classic ConvNets): say what we see, the README interprets
         if p >= ALPHA:
-            return (f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}: "
-                    f"the paper's drop is not detected at this scale.")
-        if (diff > 0) == higher_is_better:
-            return f"{name} vs {base_name}: {stat}. {name} is significantly better at α = {ALPHA}: unlike the paper's result."
-        return f"{name} vs {base_name}: {stat}. **{name} is significantly worse at α = {ALPHA}**: as the paper found."
+            return f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}."
+        better = (diff > 0) == higher_is_better
+        return f"{name} vs {base_name}: {stat}. **{name} is significantly {'better' if better else 'worse'} at α = {ALPHA}.**"
     if p >= ALPHA:
         return (f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}: "
                 f"consistent with the paper's claim at this scale (with this many seeds only large gaps are detectable).")

@@ -231,7 +231,7 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
             or line.startswith("| 3")]
     assert rows == ["bn", "nf", "dyt-a0.5"]
     assert "| 1 | bn | 90.10 ± 0.10 | +0.00 | – | – |" in ranking
-    assert "significantly worse at α = 0.05**: as the paper found" in text
+    assert "**dyt-a0.5 is significantly worse at α = 0.05.**" in text and "claim" not in text.split("## Verdict")[1]
     assert "| ResNet-50 | 76.2 | 68.9 |" in text
     rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
     assert rows[1].split(",")[3] == ""  # no alpha for the BN arm
