@@ -42,6 +42,7 @@ PAPER_RESULTS = {
     },
     "ablation": {  # the paper's squashing-function ablation (ImageNet-1K, ViT-B; ViT-S rows beside)
         "metric": "val/acc1",
+        "expect": "neutral",  # every arm vs LN: the claims are about the arms' order (dyt.analysis.compare, dyt.claims)
         "higher_is_better": True,
         "paper_metric": "ImageNet-1K top-1 (%)",
         "columns": ("learnable alpha", "alpha fixed (\"without alpha\")"),

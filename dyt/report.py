@@ -108,7 +108,8 @@ def welch(a, b) -> tuple[float, float]:
 
 def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0,
             metric: str = "val/acc1", higher_is_better: bool = True, expect: str = "match") -> str:
-    """One verdict line; ``expect``: what the paper claims of the arm, ``match`` (the baseline) or ``worse``."""
+    """One verdict line; ``expect``: what the paper claims of the arm against the baseline: ``match``, ``worse``
+    (a negative result) or ``neutral`` (arms of an ablation, each against the normalized reference)."""
     diff = (np.mean(other) - np.mean(base)) if other and base else math.nan
     t, p = welch(base, other)
     stat = f"Δ {metric} = {diff:+.4g}, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
@@ -116,7 +117,7 @@ def verdict(base_name: str, base: list[float], name: str, other: list[float], n_
         return f"**{name} diverged in {n_diverged} run(s)**; over the rest: {stat}."
     if not math.isfinite(p):
         return f"{name} vs {base_name}: {stat}: too few completed seeds for a test (need ≥ 2 each)."
-    if expect == "worse":  # a negative result (BN -> DyT in classic ConvNets): say what we see, the README interprets
+    if expect in ("worse", "neutral"):  # say what we see; the experiment README interprets
         if p >= ALPHA:
             return f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}."
         better = (diff > 0) == higher_is_better
