@@ -317,12 +317,12 @@ class _ListLogger:
 
 
 def trainer_steps(results: dict, experiment: str, seconds: float, window: int = 5) -> tuple[int, int]:
-    """Steps for fit and for the bare loop to fit ``seconds`` together (15 to 50, a multiple of ``window``),
+    """Steps for fit and for the bare loop to fit ``seconds`` together (15 to 250, a multiple of ``window``),
     from the eager DyT step time of the model level (0.5 s if it did not run)."""
     step_s = next((r["results"]["median_ms"] / 1e3 for r in results.get("model", [])
                    if r["experiment"] == experiment and r["norm"] == "dyt" and r["mode"] == "eager"), 0.5)
     steps = int(seconds / (3 * step_s))  # fit, the bare loop around it, building data and the final eval
-    return max(3 * window, min(50, steps // window * window)), window
+    return max(3 * window, min(250, steps // window * window)), window
 
 
 def trainer_level(experiments, device, steps: int, window: int, smoke_overrides, say) -> list[dict]:
@@ -516,8 +516,9 @@ def readme(results: dict, png: str | None) -> str:
              f"- device {results['device']}, dtype {results['dtype']}" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
              f"- torch {m['torch']}, python {m['python']}, {m['platform']}",
              f"- git {m.get('git_sha') or '?'}{' (dirty)' if m.get('git_dirty') else ''}",
-             f"- load average at start / end: {_load(m.get('load_average_start'))} / {_load(m.get('load_average_end'))} "
-             "(above the core count, other processes shared the CPU and times are noisy)",
+             f"- load average (1, 5, 15 min) at start / end: {_load(m.get('load_average_start'))} / "
+             f"{_load(m.get('load_average_end'))}" + (" (above the core count: other processes shared the CPU)"
+                                                      if _busy_warning(m) else ""),
              f"- glibc malloc {'kept freed memory (no page faults after warm-up; `--system-malloc` to measure them)' if results.get('malloc_keeps_freed_memory') else 'as configured by the system'}"]
     if m.get("fused_cpu_kernels"):
         k = m["fused_cpu_kernels"]
@@ -580,7 +581,10 @@ def readme(results: dict, png: str | None) -> str:
             else:
                 lines.append(f"| {r['experiment']} | {r['skipped']} | | |")
         lines.append("")
-    lines += ["## Rerun", "", "```", "make bench                          # this file, ~10 min on 2 CPU cores",
+    lines += ["## Why, where a goal is not met", "",
+              "Measured explanations (tanh's arithmetic in cache, the memory-bound backward) and what was tried: "
+              "[`experiments/speed/README.md`](../../experiments/speed/README.md).", "",
+              "## Rerun", "", "```", "make bench                          # this file, 2-3 min on 2 idle CPU cores (budget 10)",
               "python -m dyt.bench --smoke --out /tmp/bench   # seconds, tiny shapes",
               "python -m dyt.bench --device cuda --out results/bench-cuda   # bf16 on a GPU",
               "```", "", "Raw numbers: `results.json`.", ""]
@@ -613,7 +617,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny shapes, few repetitions: checks the bench runs")
     p.add_argument("--sections", default="op,model,trainer", help="comma list of op, model, trainer")
     p.add_argument("--no-compile", action="store_true", help="skip every torch.compile variant")
-    p.add_argument("--reps", type=int, default=None, help="repetitions per measurement (default 15, smoke 3)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per measurement (default 31, smoke 3)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--system-malloc", action="store_true",
                    help="leave glibc malloc as it is (default: keep freed memory, see keep_freed_memory)")
@@ -633,7 +637,7 @@ def main(argv=None) -> dict:
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
-    reps = args.reps or (3 if args.smoke else 15)
+    reps = args.reps or (3 if args.smoke else 31)
     compile_on = not args.no_compile
     clock = Clock(device, args.budget_s)
     out = Path(args.out)
