@@ -14,7 +14,6 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -35,9 +34,9 @@ class Comparison:
     other: str
     metric: str
     higher_is_better: bool
-    expect: str  # "match": other equal or better than base; "worse": other significantly worse (a negative result)
+    expect: str  # "match": other not worse than base; "better": other significantly better; "worse": a negative result
     command: str
-    section: str = ""
+    section: str  # the experiments/ folder of the claim
 
 
 @dataclass
@@ -48,6 +47,7 @@ class Row:
     statistic: str
     verdict: str
     command: str
+    section: str = ""  # the experiments/<section>/ folder of the claim; REPORT.md has one heading per section
 
 
 def _arm(runs: list[Run], tag: str) -> list[Run]:
@@ -90,42 +90,70 @@ def compare(spec: Comparison, runs_root: Path) -> Row:
             pooled = float(np.sqrt((np.var(a, ddof=1) + np.var(b, ddof=1)) / 2)) if len(a) > 1 and len(b) > 1 else math.nan
             verdict = ("reproduced: no significant difference" if abs(diff) <= 2 * pooled
                        else "inconclusive: a large gap that these seeds cannot resolve")
+    elif spec.expect == "better":
+        verdict = ("reproduced: significantly better" if significant and not worse else
+                   "**not reproduced**: significantly worse" if significant else
+                   "**not reproduced**: no significant difference")
     else:  # the paper's negative result: DyT loses
-        verdict = "reproduced: DyT significantly worse" if significant and worse else (
-            "**not reproduced**: DyT not worse" if not worse else "inconclusive: worse, not significantly")
+        verdict = f"reproduced: {spec.other} significantly worse" if significant and worse else (
+            f"**not reproduced**: {spec.other} not worse" if not worse else "inconclusive: worse, not significantly")
     return Row(spec.claim, spec.paper, ours, stat, verdict, spec.command)
 
 
+C = Comparison
 COMPARISONS = [
-    Comparison("ViT: DyT matches LN", "ViT-B 82.3 → 82.5, ViT-L 83.1 → 83.6 (ImageNet top-1)", "vit", "ln", "dyt-a0.5",
-               "val/acc1", True, "match", "make reproduce-vit", "Transformers"),
-    Comparison("ConvNeXt: DyT matches LN", "ConvNeXt-B 83.7 → 83.7, L 84.3 → 84.4", "convnext", "ln", "dyt-a0.5",
-               "val/acc1", True, "match", "make reproduce-convnext"),
-    Comparison("GPT-2 style LM: DyT matches LN", "GPT-2 124M val loss 2.94 → 2.97 (Derf paper)", "gpt", "ln", "dyt-aauto",
-               "val/loss", False, "match", "make reproduce-gpt"),
-    Comparison("LLaMA style LM: DyT matches RMSNorm", "LLaMA 7B loss 1.59 → 1.60; 70B 1.45 → 1.45", "llama", "rmsnorm",
-               "dyt-aauto", "val/loss", False, "match", "make reproduce-gpt"),
-    Comparison("ResNet: DyT replacing BatchNorm loses", "ResNet-50 76.2 → 68.9", "resnet", "bn", "dyt-a0.5", "val/acc1",
-               True, "worse", "make reproduce-resnet", "Where DyT fails"),
-    Comparison("VGG: DyT replacing BatchNorm loses", "VGG19 72.7 → 71.0", "vgg", "bn", "dyt-a0.5", "val/acc1", True,
-               "worse", "make reproduce-resnet"),
-    Comparison("Squashing: hardtanh instead of tanh is slightly worse", "ViT-B 82.5 → 82.2", "ablation", "dyt-a0.5",
-               "hardtanh-a0.5", "val/acc1", True, "worse", "make analysis", "Ablations"),
-    Comparison("Squashing: sigmoid instead of tanh is worse", "ViT-B 82.5 → 81.6", "ablation", "dyt-a0.5", "sigmoid-a0.5",
-               "val/acc1", True, "worse", "make analysis"),
-    Comparison("A learnable alpha helps (tanh without alpha is worse)", "ViT-B 82.5 → 81.1", "ablation", "dyt-a0.5",
-               "dyt-noalpha-a0.5", "val/acc1", True, "worse", "make analysis"),
-    Comparison("Derf matches LN (beyond the paper)", "GPT-2 124M val loss LN 2.94, Derf 2.94; ViT-B 82.8", "ablation", "ln",
-               "derf-a0.5", "val/acc1", True, "match", "make analysis", "Beyond the paper"),
-    Comparison("DyISRU matches LN (beyond the paper)", "derived as RMSNorm's element-wise counterpart (no ImageNet number)",
-               "ablation", "ln", "dyisru-a0.5", "val/acc1", True, "match", "make analysis"),
-    Comparison("Calibrated alpha init closes the gap to LN (ours)", "— (issue 9)", "vit", "ln", "dyt-cal1", "val/acc1",
-               True, "match", "make reproduce-vit"),
-    Comparison("Calibrated alpha vs the paper's 0.5 (ours)", "—", "vit", "dyt-a0.5", "dyt-cal1", "val/acc1", True, "match",
-               "make reproduce-vit"),
-    Comparison("Calibrated alpha in a GPT-2 style LM (ours)", "—", "gpt", "ln", "dyt-cal1", "val/loss", False, "match",
-               "make reproduce-gpt"),
+    C("ViT: DyT matches LN", "ViT-B 82.3 → 82.5, ViT-L 83.1 → 83.6 (ImageNet top-1)", "vit", "ln", "dyt-a0.5",
+      "val/acc1", True, "match", "make reproduce-vit", "vit"),
+    C("ConvNeXt: DyT matches LN", "ConvNeXt-B 83.7 → 83.7, L 84.3 → 84.4", "convnext", "ln", "dyt-a0.5",
+      "val/acc1", True, "match", "make reproduce-convnext", "convnext"),
+    C("GPT-2 style LM: DyT matches LN", "GPT-2 124M val loss 2.94 → 2.97 (Derf paper)", "gpt", "ln", "dyt-aauto",
+      "val/loss", False, "match", "make reproduce-gpt", "gpt"),
+    C("LLaMA style LM: DyT matches RMSNorm", "LLaMA 7B loss 1.59 → 1.60; 70B 1.45 → 1.45", "llama", "rmsnorm",
+      "dyt-aauto", "val/loss", False, "match", "make reproduce-gpt", "gpt"),
+    C("ResNet: DyT replacing BatchNorm loses", "ResNet-50 76.2 → 68.9", "resnet", "bn", "dyt-a0.5", "val/acc1",
+      True, "worse", "make reproduce-resnet", "resnet"),
+    C("VGG: DyT replacing BatchNorm loses", "VGG19 72.7 → 71.0", "vgg", "bn", "dyt-a0.5", "val/acc1", True,
+      "worse", "make reproduce-resnet", "resnet"),
+    C("Squashing: hardtanh instead of tanh is slightly worse", "ViT-B 82.5 → 82.2", "ablation", "dyt-a0.5",
+      "hardtanh-a0.5", "val/acc1", True, "worse", "make analysis", "ablation"),
+    C("Squashing: sigmoid instead of tanh is worse", "ViT-B 82.5 → 81.6", "ablation", "dyt-a0.5", "sigmoid-a0.5",
+      "val/acc1", True, "worse", "make analysis", "ablation"),
+    C("A learnable alpha helps (tanh without alpha is worse)", "ViT-B 82.5 → 81.1", "ablation", "dyt-a0.5",
+      "dyt-noalpha-a0.5", "val/acc1", True, "worse", "make analysis", "ablation"),
+    C("Derf matches LN in a ViT (beyond the paper)", "ViT-B: LN 82.3, Derf 82.8 (Derf paper)", "ablation", "ln",
+      "derf-a0.5", "val/acc1", True, "match", "make analysis", "ablation"),
+    C("DyISRU matches LN in a ViT (beyond the paper)", "— (RMSNorm's element-wise counterpart; no training runs published)",
+      "ablation", "ln", "dyisru-a0.5", "val/acc1", True, "match", "make analysis", "ablation"),
+    C("Derf matches LN in a GPT-2 style LM (beyond the paper)", "GPT-2 124M val loss LN 2.94, Derf 2.94 (Derf paper)",
+      "gpt", "ln", "derf-aauto", "val/loss", False, "match", "make analysis", "ablation"),
+    C("Derf beats DyT in a GPT-2 style LM (beyond the paper)", "GPT-2 124M val loss DyT 2.97 → Derf 2.94 (Derf paper)",
+      "gpt", "dyt-aauto", "derf-aauto", "val/loss", False, "better", "make analysis", "ablation"),
+    C("DyISRU matches LN in a GPT-2 style LM (beyond the paper)", "— (no training runs published)", "gpt", "ln",
+      "dyisru-aauto", "val/loss", False, "match", "make analysis", "ablation"),
+    C("Derf beats DyT in a GPT-2 style LM, both with calibrated alpha (beyond the paper)",
+      "GPT-2 124M val loss DyT 2.97 → Derf 2.94 (Derf paper)", "gpt", "dyt-cal1", "derf-cal1", "val/loss", False,
+      "better", "python -m dyt.train -m experiment=gpt norm=derf,dyisru norm.alpha_init=calibrate seed=0,1,2", "ablation"),
+    C("DyISRU matches DyT in a GPT-2 style LM, both with calibrated alpha (beyond the paper)", "— (no training runs published)",
+      "gpt", "dyt-cal1", "dyisru-cal1", "val/loss", False, "match",
+      "python -m dyt.train -m experiment=gpt norm=derf,dyisru norm.alpha_init=calibrate seed=0,1,2", "ablation"),
+    C("Calibrated alpha init matches LN in a ViT (ours)", "—", "vit", "ln", "dyt-cal1", "val/acc1",
+      True, "match", "make reproduce-vit", "calibrated_alpha"),
+    C("Calibrated alpha beats the paper's 0.5 in a ViT (ours)", "—", "vit", "dyt-a0.5", "dyt-cal1", "val/acc1", True,
+      "better", "make reproduce-vit", "calibrated_alpha"),
+    C("Calibrated alpha init matches LN in a GPT-2 style LM (ours)", "—", "gpt", "ln", "dyt-cal1", "val/loss", False,
+      "match", "make reproduce-gpt", "calibrated_alpha"),
+    C("Calibrated alpha replaces BatchNorm in a ResNet (ours)", "—", "resnet", "bn", "dyt-cal1", "val/acc1", True,
+      "match", "make reproduce-resnet", "resnet"),
+    C("Calibrated alpha init matches LN in a ConvNeXt (ours)", "—", "convnext", "ln", "dyt-cal1", "val/acc1", True,
+      "match", "make reproduce-convnext CONVNEXT_NORMS=ln,dyt,dyt_cal", "convnext"),
 ]
+del C
+
+# REPORT.md: one heading per experiments/ folder, in this order (each experiment README links its section)
+SECTIONS = {"vit": "DyT in Vision Transformers", "convnext": "DyT in ConvNeXt", "gpt": "DyT in language models",
+            "resnet": "Where DyT fails: BatchNorm in classic ConvNets", "analysis": "LN as a tanh, alpha and 1/std",
+            "ablation": "Squashing functions, alpha, Derf and DyISRU", "sweep_alpha": "alpha init",
+            "calibrated_alpha": "Calibrated alpha init (ours, not the paper's)"}
 
 
 def identity_diverges(runs_root: Path) -> Row:
@@ -174,47 +202,91 @@ def _is_number(text: str) -> bool:
         return False
 
 
-ANALYSIS_ROWS: list[Callable[[Path], Row]] = []  # rows computed from results/analysis tables (dyt.analysis)
+LINEAR_SHARE = 0.9  # "~99% of points in the linear middle": reproduced when the mean share over layers is at least this
+
+
+def _csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def scurve_rows(analysis_dir: Path) -> list[Row]:
+    """Two rows from ``scurves_<model>.csv`` (``dyt.analysis.scurve``): the linear share and the depth trend."""
+    tables = {m: _csv(analysis_dir / f"scurves_{m}.csv") for m in ("vit", "gpt")}
+    tables = {m: t for m, t in tables.items() if t}
+    command = "make analysis"
+    claim = "LN's mapping: ~99% of points in the linear middle, extremes squashed"
+    paper = "ViT-B, one batch: ~99% linear; |x| > 50 squashed"
+    if not tables:
+        return [Row(claim, paper, NOT_RUN, "—", NOT_RUN, command),
+                Row("LN: early layers linear, deeper layers tanh-like S-curves", "ViT-B, wav2vec 2.0, DiT (figure)",
+                    NOT_RUN, "—", NOT_RUN, command)]
+    parts, shares = [], []
+    for model, table in tables.items():
+        linear = [float(r["frac_linear"]) for r in table]
+        squashed = [float(r["frac_squashed"]) for r in table]
+        absmax = max(float(r["input_absmax"]) for r in table)
+        shares.append(float(np.mean(linear)))
+        parts.append(f"{model}: {100 * np.mean(linear):.1f}% linear (layers {100 * min(linear):.0f}–"
+                     f"{100 * max(linear):.0f}%), ≤ {100 * max(squashed):.2f}% squashed, max |x| {absmax:.3g}")
+    verdict = ("reproduced" if min(shares) >= LINEAR_SHARE
+               else "**not reproduced**: fewer points in the linear middle")
+    rows = [Row(claim, paper, "; ".join(parts), f"mean share over layers, threshold {LINEAR_SHARE:.0%}", verdict,
+                command)]
+    # depth trend: S-ness = R² of b·tanh(a·x) minus R² of a line, against the layer's depth (Spearman)
+    from scipy import stats
+
+    parts, signs = [], []
+    for model, table in tables.items():
+        gain = [float(r["r2_tanh"]) - float(r["r2_line"]) for r in table]
+        rho, p = stats.spearmanr([int(r["index"]) for r in table], gain)
+        parts.append(f"{model}: ρ = {rho:+.2f} (p = {p:.2g}, {len(table)} layers)")
+        signs.append(0 if not (p < P) else (1 if rho > 0 else -1))
+    verdict = ("reproduced" if all(s > 0 for s in signs) else "**not reproduced**" if all(s < 0 for s in signs)
+               else "inconclusive: the models disagree or the trend is not significant")
+    rows.append(Row("LN: early layers linear, deeper layers tanh-like S-curves", "ViT-B, wav2vec 2.0, DiT (figure)",
+                    "; ".join(parts), "Spearman ρ of depth vs (R² tanh − R² line)", verdict, command))
+    return rows
+
+
+def alpha_std_row(analysis_dir: Path) -> Row:
+    """From ``alpha_std.csv`` (``dyt.analysis.alpha_std``): does alpha follow 1/std of its input?"""
+    claim, paper = "alpha tracks 1/std of its input", "figure: alpha ∝ 1/std over training and across layers"
+    table = _csv(analysis_dir / "alpha_std.csv")
+    if not table:
+        return Row(claim, paper, NOT_RUN, "—", NOT_RUN, "make analysis")
+    runs = [r for r in table if not r["run"].startswith("pooled")]
+    overall = next((r for r in table if r["run"].startswith("pooled")), table[0])
+    r_all, p_all = float(overall["r_all"]), float(overall["p_all"])
+    across = [float(r["r_final_layers"]) for r in runs]
+    ours = (f"r over all points {r_all:+.2f} ({overall['points']} points, {len(runs)} run(s)); across layers at the "
+            f"end: median r {np.median(across):+.2f}; per layer over training: median r "
+            f"{float(overall['r_over_training_median']):+.2f}")
+    verdict = ("reproduced" if p_all < P and r_all > 0 else "**not reproduced**: negative correlation"
+               if p_all < P else "inconclusive: no significant correlation")
+    return Row(claim, paper, ours, f"Pearson r (alpha vs 1/std), p = {p_all:.2g}", verdict, "make analysis")
 
 
 def analysis_rows(analysis_dir: Path) -> list[Row]:
-    rows = []
-    scurve = analysis_dir / "scurve_vit.csv"
-    claim, paper = "LN maps inputs to tanh-like S-curves; ~99% of points lie in the linear middle", "ViT-B, one batch: ~99%"
-    if scurve.exists():
-        table = list(csv.DictReader(scurve.open()))
-        key = next((k for k in table[0] if "linear" in k), None) if table else None
-        if key:
-            fractions = [float(r[key]) for r in table]
-            r2_key = next((k for k in table[0] if k.lower().startswith("r2")), None)
-            r2 = [float(r[r2_key]) for r in table] if r2_key else []
-            ours = f"linear-region fraction per layer {min(fractions):.3f}–{max(fractions):.3f} (mean {np.mean(fractions):.3f})"
-            stat = f"tanh fit R² {min(r2):.2f}–{max(r2):.2f}" if r2 else "—"
-            verdict = "reproduced" if np.mean(fractions) >= 0.9 else "**not reproduced**: fewer points in the linear middle"
-            rows.append(Row(claim, paper, ours, stat, verdict, "make analysis"))
-    if not rows:
-        rows.append(Row(claim, paper, NOT_RUN, "—", NOT_RUN, "make analysis"))
-    corr = analysis_dir / "alpha_std.csv"
-    claim, paper = "alpha tracks 1/std of its input", "qualitative (figure): alpha ∝ 1/std over training and layers"
-    if corr.exists():
-        table = {r["what"]: r for r in csv.DictReader(corr.open())} if "what" in corr.read_text().splitlines()[0] else {}
-        if table:
-            parts = [f"{k}: r = {float(v['pearson_r']):.2f}" for k, v in table.items()]
-            values = [float(v["pearson_r"]) for v in table.values()]
-            verdict = "reproduced" if min(values) > 0.5 else "inconclusive" if max(values) > 0.5 else "**not reproduced**"
-            rows.append(Row(claim, paper, "; ".join(parts), "Pearson r (alpha vs 1/std)", verdict, "make analysis"))
-    if len(rows) < 2:
-        rows.append(Row(claim, paper, NOT_RUN, "—", NOT_RUN, "make analysis"))
-    return rows
+    return scurve_rows(analysis_dir) + [alpha_std_row(analysis_dir)]
+
+
+def _with_section(row: Row, section: str) -> Row:
+    row.section = section
+    return row
 
 
 def build_rows(runs_root: Path, analysis_dir: Path) -> list[Row]:
-    rows = [compare(spec, runs_root) for spec in COMPARISONS[:6]]
-    rows += analysis_rows(analysis_dir)
-    rows += [identity_diverges(runs_root)] + [compare(spec, runs_root) for spec in COMPARISONS[6:9]]
-    rows += [alpha_init_range(runs_root)]
-    rows += [compare(spec, runs_root) for spec in COMPARISONS[9:]]
-    return rows
+    """Every claim's row, grouped by ``SECTIONS`` (claims keep their order within a section)."""
+    rows = [_with_section(compare(spec, runs_root), spec.section) for spec in COMPARISONS]
+    rows += [_with_section(r, "analysis") for r in analysis_rows(analysis_dir)]
+    rows.append(_with_section(identity_diverges(runs_root), "ablation"))
+    rows.append(_with_section(alpha_init_range(runs_root), "sweep_alpha"))
+    order = list(SECTIONS)
+    return sorted(rows, key=lambda r: order.index(r.section))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a literal | (as in |x|) would end the markdown cell
 
 
 def write_report(rows: list[Row], out: Path, command: str) -> None:
@@ -225,10 +297,17 @@ def write_report(rows: list[Row], out: Path, command: str) -> None:
              "(Fashion-MNIST, Shakespeare characters, minutes of training), the paper's are ImageNet / LLM-scale: a "
              "verdict is about the claim at our scale. Details, curves and caveats: `results/<claim>/README.md` and "
              "`experiments/<claim>/README.md`.", "",
-             "| claim | paper | ours (mean ± std, seeds) | statistic | verdict | command |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.claim} | {r.paper} | {r.ours} | {r.statistic} | {r.verdict} | `{r.command}` |")
+             "Sections follow `experiments/`: each experiment README links its section here.", ""]
+    for section, title in SECTIONS.items():
+        here = [r for r in rows if r.section == section]
+        if not here:
+            continue
+        lines += [f"## {section}", "", f"{title}: [`experiments/{section}/`](../experiments/{section}/README.md)", "",
+                  "| claim | paper | ours (mean ± std, seeds) | statistic | verdict | command |",
+                  "|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(_cell(c) for c in (r.claim, r.paper, r.ours, r.statistic, r.verdict))
+                  + f" | `{r.command}` |" for r in here]
+        lines.append("")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 

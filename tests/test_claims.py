@@ -46,3 +46,55 @@ def test_cli_writes_the_table(tmp_path, capsys):
     text = out.read_text()
     assert text.count("| not run |") >= 10 and "| claim | paper |" in text
     assert "0 with runs" in capsys.readouterr().out
+
+
+def test_analysis_rows_read_what_dyt_analysis_writes(tmp_path):
+    """Fixture tables in the exact format of dyt.analysis.scurve / alpha_std (their own writers and columns)."""
+    import csv
+
+    from dyt.analysis import alpha_std, scurve
+
+    out = tmp_path / "analysis"
+    out.mkdir()
+    # ViT: S-ness falls with depth (as our small ViT shows); 90%+ of points linear
+    rows = [{"layer": f"blocks.{i}.norm1", "index": i, "points": 100, "input_std": 1.0, "input_absmax": 4.0 + i,
+             "fit_a": 1.0, "fit_b": 1.0, "r2_tanh": 0.95 - 0.01 * i, "r2_line": 0.90, "frac_linear": 0.92 + 0.01 * i,
+             "frac_transition": 0.05, "frac_squashed": 0.03 - 0.005 * i, "absmax_a_x": 4.0} for i in range(6)]
+    scurve.write_table(rows, out / "scurves_vit.csv", out / "scurves_vit.md", "vit")
+    with open(out / "alpha_std.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=alpha_std.CSV_COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for run, r_final in (("runs/ablation/dyt-a0.5/seed0", -0.4), ("runs/ablation/dyt-a0.5/seed1", -0.6)):
+            w.writerow({"run": run, "points": 312, "r_final_layers": r_final, "r_all": -0.5, "p_all": 1e-10,
+                        "r_over_training_median": -0.7})
+        w.writerow({"run": "pooled (all runs)", "points": 624, "r_final_layers": "nan", "r_all": -0.53,
+                    "p_all": 1e-40, "r_over_training_median": -0.66})
+    rows = {r.claim: r for r in build_rows(tmp_path / "runs", out)}
+    linear = rows["LN's mapping: ~99% of points in the linear middle, extremes squashed"]
+    assert linear.verdict == "reproduced" and "vit: 94.5% linear (layers 92–97%)" in linear.ours
+    assert "max |x| 9" in linear.ours and "gpt" not in linear.ours
+    depth = rows["LN: early layers linear, deeper layers tanh-like S-curves"]
+    assert depth.verdict == "**not reproduced**" and "ρ = -1.00" in depth.ours
+    alpha = rows["alpha tracks 1/std of its input"]
+    assert alpha.verdict.startswith("**not reproduced**") and "r over all points -0.53 (624 points, 2 run(s))" in alpha.ours
+    assert "median r -0.50" in alpha.ours
+
+
+def test_report_has_one_section_per_experiment_and_escapes_pipes(tmp_path):
+    for seed, (a, b) in enumerate([(76.0, 85.0), (77.5, 85.4), (75.8, 84.9)]):
+        fake_run(tmp_path / "runs", "vit", "dyt", "dyt-a0.5", seed, a)
+        fake_run(tmp_path / "runs", "vit", "dyt", "dyt-cal1", seed, b)
+    rows = {r.claim: r for r in build_rows(tmp_path / "runs", tmp_path / "a")}
+    better = rows["Calibrated alpha beats the paper's 0.5 in a ViT (ours)"]
+    assert better.verdict == "reproduced: significantly better" and better.section == "calibrated_alpha"
+    out = tmp_path / "REPORT.md"
+    main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    text = out.read_text()
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## vit", "## convnext", "## gpt", "## resnet", "## analysis", "## ablation", "## sweep_alpha",
+                        "## calibrated_alpha"]
+    assert "](../experiments/resnet/README.md)" in text
+    assert "\\|x\\| > 50" in text  # the paper's "|x| > 50" inside a table cell
+    for line in text.splitlines():
+        if line.startswith("| ") and "claim" not in line:
+            assert line.replace("\\|", "").count("|") == 7, line  # six cells per row
