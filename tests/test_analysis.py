@@ -161,11 +161,11 @@ def test_alpha_std_anticorrelated_and_files(tmp_path):
 
 # ---------------------------------------------------------------- arms vs a reference arm
 
-def _fake_run(root, norm, tag, seed, acc, status="completed"):
+def _fake_run(root, norm, tag, seed, acc, status="completed", alpha_init=0.5):
     run = root / tag / f"seed{seed}"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text(yaml.safe_dump({"name": "ablation", "seed": seed,
-                                                     "norm": {"name": norm, "tag": tag, "alpha_init": 0.5}}))
+                                                     "norm": {"name": norm, "tag": tag, "alpha_init": alpha_init}}))
     (run / "metrics.jsonl").write_text(json.dumps({"step": 5, "train/loss": 1.0}) + "\n")
     summary = {"status": status, "step": 5 if status == "completed" else 3, "final/val/acc1": acc, "final/val/loss": 1.0}
     if status != "completed":
@@ -192,3 +192,16 @@ def test_compare_gives_verdicts_against_the_paper(tmp_path):
     assert math.isfinite(float(next(csv.DictReader(open(tmp_path / "out" / "vs.csv")))["mean"]))
     with pytest.raises(FileNotFoundError, match="reference"):
         compare.compare([root], "ln", "ablation")
+
+
+def test_compare_gives_no_paper_number_to_an_arm_with_another_alpha_init(tmp_path):
+    root = tmp_path / "runs"
+    for seed, (a, c) in enumerate([(65.0, 75.0), (66.0, 76.0), (65.5, 75.5)]):
+        _fake_run(root, "dyt", "dyt-a0.5", seed, a)
+        _fake_run(root, "hardtanh", "hardtanh-cal1", seed, c, alpha_init="calibrate")
+        _fake_run(root, "ln", "ln", seed, 80.0 + seed)
+    rows = {r["arm"]: r for r in compare.compare([root], "dyt", "ablation", by_norm={"dyt": 82.5, "hardtanh": 82.2,
+                                                                                     "ln": 82.3})}
+    assert rows["hardtanh-cal1"]["paper"].startswith("n/a (alpha init differs")
+    assert rows["hardtanh-cal1"]["verdict"] == "no paper number"
+    assert rows["ln"]["paper"] == 82.3  # a norm without alpha keeps its number

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dyt.models.norm import BASELINES
 from dyt.paper import PAPER_RESULTS
 from dyt.report import ALPHA, load_runs, mean_std, welch
 
@@ -79,6 +80,7 @@ def compare(runs_dirs: list[Path], reference: str, paper_key: str | None = None,
     key = f"final/{metric}"
     ref_values = [r.summary[key] for r in arms[reference] if r.summary.get("status") == "completed" and key in r.summary]
     ref_paper = by_norm.get(arms[reference][0].config["norm"]["name"])
+    ref_init = arms[reference][0].config["norm"].get("alpha_init")
     rows = []
     for tag in [reference] + sorted(a for a in arms if a != reference):
         runs = arms[tag]
@@ -88,7 +90,9 @@ def compare(runs_dirs: list[Path], reference: str, paper_key: str | None = None,
         mean, sd = mean_std(done)
         t, p = welch(ref_values, done) if tag != reference else (math.nan, math.nan)
         paper_value = by_norm.get(name, "n/a")
-        paper_diverged = name in by_norm and by_norm[name] is None
+        if name not in BASELINES and runs[0].config["norm"].get("alpha_init") != ref_init:
+            paper_value = "n/a (alpha init differs from the reference's)"  # the paper's number is for its own init
+        paper_diverged = paper_value is None
         paper_delta = (paper_value - ref_paper) if isinstance(paper_value, (int, float)) and isinstance(ref_paper, (int, float)) else None
         ours_delta = mean - np.mean(ref_values) if done and ref_values else math.nan
         rows.append({
