@@ -107,14 +107,16 @@ def welch(a, b) -> tuple[float, float]:
 
 
 def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0,
-            metric: str = "val/acc1", higher_is_better: bool = True, expect: str = "match") -> str:
+            metric: str = "val/acc1", higher_is_better: bool = True, expect: str = "match", n_failed: int = 0) -> str:
     """One verdict line; ``expect``: what the paper claims of the arm against the baseline: ``match``, ``worse``
     (a negative result) or ``neutral`` (arms of an ablation, each against the normalized reference)."""
     diff = (np.mean(other) - np.mean(base)) if other and base else math.nan
     t, p = welch(base, other)
     stat = f"Δ {metric} = {diff:+.4g}, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
-    if n_diverged:
-        return f"**{name} diverged in {n_diverged} run(s)**; over the rest: {stat}."
+    if n_diverged or n_failed:
+        bad = " and ".join(part for part in (f"diverged in {n_diverged} run(s)" if n_diverged else "",
+                                             f"failed in {n_failed} run(s) (failed.json)" if n_failed else "") if part)
+        return f"**{name} {bad}**; over the rest: {stat}."
     if not math.isfinite(p):
         return f"{name} vs {base_name}: {stat}: too few completed seeds for a test (need ≥ 2 each)."
     if expect in ("worse", "neutral"):  # say what we see; the experiment README interprets
@@ -197,14 +199,14 @@ def plot_curves(groups: dict[str, dict[str, list[Run]]], path: Path) -> None:
                 for r in runs:
                     if not r.completed:
                         s, v = r.series(key)
-                        ax.plot(s, v, color=color, linestyle=":", label=f"{arm} s{r.seed} diverged")
+                        ax.plot(s, v, color=color, linestyle=":", label=f"{arm} s{r.seed} {r.summary.get('status')}")
             ax.set_xlabel("step")
             ax.set_title(f"{experiment}: {label}")
             ax.grid(alpha=0.3)
             if key.endswith("loss"):
                 ax.set_yscale("log")
         row[0].legend()
-    fig.suptitle("mean ± std over seeds (band); dotted: diverged runs")
+    fig.suptitle("mean ± std over seeds (band); dotted: runs that diverged (or failed)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -227,7 +229,7 @@ def _arm_row(arm: str, runs: list[Run], text: bool) -> str:
     acc, acc_sd = mean_std(r.summary.get("final/val/acc1") for r in ok)
     loss, loss_sd = mean_std(r.summary.get("final/val/loss") for r in ok)
     secs, _ = mean_std(r.summary.get("train_seconds") for r in runs)
-    steps = "/".join(str(s) for s in sorted({r.summary.get("step") for r in runs}))
+    steps = "/".join(str(s) for s in sorted({r.summary["step"] for r in runs if "step" in r.summary}))
     if text:
         rate, _ = mean_std(r.summary.get("tokens_per_second") for r in runs)
         amount = f"{max(r.summary.get('tokens_seen', 0) for r in runs) / 1e6:.2f}M"
@@ -288,8 +290,9 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None,
         for arm, runs in arms.items():
             if arm != base_name:
                 other = [r.summary[key] for r in runs if r.completed]
-                lines.append(f"- {prefix}" + verdict(base_name, base, arm, other, sum(not r.completed for r in runs),
-                                                     metric, higher, paper.get("expect", "match")))
+                status = [r.summary.get("status") for r in runs]
+                lines.append(f"- {prefix}" + verdict(base_name, base, arm, other, status.count("diverged"), metric,
+                                                     higher, paper.get("expect", "match"), status.count("failed")))
     for experiment, arms in groups.items():
         if len(arms) > 2:
             lines += _ranking(experiment, arms, key, higher)

@@ -214,7 +214,8 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
 
     from dyt.report import report
 
-    accs = {"bn": [90.0, 90.2, 90.1], "dyt-a0.5": [80.0, 80.5, 79.8], "nf": [88.0, 88.3, 87.9]}
+    accs = {"bn": [90.0, 90.2, 90.1], "dyt-a0.5": [80.0, 80.5, 79.8], "nf": [88.0, 88.3, 87.9],
+            "dyt-zil-a0.5": [70.0, 70.4]}
     for tag, values in accs.items():
         for seed, acc in enumerate(values):
             run_dir = tmp_path / "runs" / "resnet" / tag / f"seed{seed}"
@@ -225,7 +226,12 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
             (run_dir / "summary.json").write_text(json.dumps({
                 "status": "completed", "step": 1, "epochs": 0.5, "final/val/acc1": acc, "final/val/loss": 0.3,
                 "final/train_loss": 0.3, "train_seconds": 1.0, "samples_per_second": 1.0, "versions": {}}))
+    failed = tmp_path / "runs" / "resnet" / "dyt-zil-a0.5" / "seed2"  # a multirun job that raised: failed.json only
+    failed.mkdir(parents=True)
+    (failed / "failed.json").write_text(json.dumps({"error": "RuntimeError: boom", "config": {
+        "name": "resnet", "seed": 2, "norm": {"name": "dyt", "tag": "dyt-zil-a0.5", "alpha_init": 0.5}}}))
     text = (report(tmp_path / "runs", tmp_path / "out", paper="resnet") / "README.md").read_text()
+    assert "**dyt-zil-a0.5 failed in 1 run(s) (failed.json)**" in text and "| dyt-zil-a0.5 | 3 (2) |" in text
     ranking = text.split("## Ranking: `resnet`")[1].split("\n## ")[0]
     rows = [line.split(" | ")[1] for line in ranking.splitlines() if line.startswith("| 1") or line.startswith("| 2")
             or line.startswith("| 3")]
@@ -233,8 +239,8 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
     assert "| 1 | bn | 90.10 ± 0.10 | +0.00 | – | – |" in ranking
     assert "**dyt-a0.5 is significantly worse at α = 0.05.**" in text and "claim" not in text.split("## Verdict")[1]
     assert "| ResNet-50 | 76.2 | 68.9 |" in text
-    rows = (tmp_path / "out" / "summary.csv").read_text().splitlines()
-    assert rows[1].split(",")[3] == ""  # no alpha for the BN arm
+    rows = {line.split(",")[1]: line.split(",") for line in (tmp_path / "out" / "summary.csv").read_text().splitlines()}
+    assert rows["bn"][3] == "" and rows["nf"][3] == "" and rows["dyt-a0.5"][3] == "0.5"  # alpha only for DyT arms
 
 
 def test_agc_leaves_the_classifier_alone():
