@@ -44,10 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from dyt import fused_cpu
+from dyt.config import compose
 from dyt.fused import dyt_fused
 from dyt.layers import DyT, DyT2d
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 CHANNELS = (192, 384, 768, 1024, 4096)
 TOKENS = 8192
 NCHW = (32, 192, 28, 28)  # a ConvNeXt stage-2 sized activation
@@ -175,7 +175,6 @@ def op_impls(shape: tuple[int, ...], channels_first: bool, device, dtype, compil
         ln, rms = nn.LayerNorm(channels, eps=1e-6, **factory), nn.RMSNorm(channels, eps=1e-6, **factory)
         dyt_ref, dyt = DyT(channels, fused=False, **factory), DyT(channels, **factory)
     impls = {
-        "copy": ([], lambda x: x.clone()),
         "LayerNorm": (list(ln.parameters()), ln),
         "RMSNorm": (list(rms.parameters()), rms),
         "DyT reference": (list(dyt_ref.parameters()), dyt_ref),
@@ -211,13 +210,12 @@ def op_level(shapes, device, dtype, clock: Clock, reps: int, compile_ops: bool, 
                 return torch.autograd.grad(fn(xg), [xg, *params], g)
             return call
 
-        fwd = {name: forward(fn) for name, (params, fn) in impls.items()}
-        fwd["copy"] = lambda: x.clone()
-        fwdbwd = {name: forward_backward(fn, params) for name, (params, fn) in impls.items() if name != "copy"}
-        fwdbwd["copy"] = lambda: (x.clone(), g + x)
+        fwd = {"copy": lambda: x.clone(), **{name: forward(fn) for name, (params, fn) in impls.items()}}
+        fwdbwd = {"copy": lambda: (x.clone(), g + x),
+                  **{name: forward_backward(fn, params) for name, (params, fn) in impls.items()}}
         label = f"{'N,C,H,W' if channels_first else 'tokens,C'}={'x'.join(map(str, shape))}"
         for mode, fns in (("fwd", fwd), ("fwd+bwd", fwdbwd)):
-            stats = measure({name: fns[name] for name in impls}, clock, reps=reps, share_s=share_s / 2)
+            stats = measure(fns, clock, reps=reps, share_s=share_s / 2)
             row = {"shape": list(shape), "channels_first": channels_first, "C": shape[1] if channels_first else shape[-1],
                    "numel": x.numel(), "bytes_per_element": x.element_size(), "mode": mode, "label": label,
                    "results": stats}
@@ -229,18 +227,6 @@ def op_level(shapes, device, dtype, clock: Clock, reps: int, compile_ops: bool, 
 # ---------------------------------------------------------------------------------------------
 # model and trainer level
 # ---------------------------------------------------------------------------------------------
-
-
-def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    import dyt.config  # noqa: F401 - registers the schema
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
 
 
 def synthetic_batch(cfg, device, vocab: int = 65):
@@ -278,26 +264,22 @@ def train_step(experiment: str, device, *, norm: str, compiled: bool, fused: boo
     return step
 
 
-def model_level(experiments, device, clock: Clock, reps: int, compile_models: bool, share_s: float, smoke_overrides,
+def model_level(exp: str, device, clock: Clock, reps: int, compile_models: bool, share_s: float, smoke_overrides,
                 say) -> list[dict]:
-    rows = []
-    for exp in experiments:
-        variants = {("ln", "eager"): dict(norm="ln", compiled=False), ("dyt", "eager"): dict(norm="dyt", compiled=False),
-                    ("dyt reference", "eager"): dict(norm="dyt", compiled=False, fused=False)}
-        if compile_models:
-            variants[("ln", "compiled")] = dict(norm="ln", compiled=True)
-            variants[("dyt", "compiled")] = dict(norm="dyt", compiled=True)
-        fns = {}
-        for key, kwargs in variants.items():
-            t = time.perf_counter()
-            fns[key] = train_step(exp, device, extra=smoke_overrides, **kwargs)
-            fns[key]()  # compile here, so the time is reported apart from the steps
-            say(f"model {exp} {key[0]} {key[1]}: first step {time.perf_counter() - t:.1f} s")
-        stats = measure(fns, clock, reps=reps, min_rep_s=0.0, share_s=share_s / len(experiments))
-        for (norm, mode), s in stats.items():
-            rows.append({"experiment": exp, "norm": norm, "mode": mode, "results": s})
-        say(f"model {exp}: " + "  ".join(f"{n} {m} {s['median_ms']:.0f}" for (n, m), s in stats.items()) + " ms/step")
-    return rows
+    variants = {("ln", "eager"): dict(norm="ln", compiled=False), ("dyt", "eager"): dict(norm="dyt", compiled=False),
+                ("dyt reference", "eager"): dict(norm="dyt", compiled=False, fused=False)}
+    if compile_models:
+        variants[("ln", "compiled")] = dict(norm="ln", compiled=True)
+        variants[("dyt", "compiled")] = dict(norm="dyt", compiled=True)
+    fns = {}
+    for key, kwargs in variants.items():
+        t = time.perf_counter()
+        fns[key] = train_step(exp, device, extra=smoke_overrides, **kwargs)
+        fns[key]()  # compile here, so the time is reported apart from the steps
+        say(f"model {exp} {key[0]} {key[1]}: first step {time.perf_counter() - t:.1f} s")
+    stats = measure(fns, clock, reps=reps, min_rep_s=0.0, share_s=share_s)
+    say(f"model {exp}: " + "  ".join(f"{n} {m} {s['median_ms']:.0f}" for (n, m), s in stats.items()) + " ms/step")
+    return [{"experiment": exp, "norm": norm, "mode": mode, "results": s} for (norm, mode), s in stats.items()]
 
 
 class _ListLogger:
@@ -330,7 +312,7 @@ def trainer_level(experiments, device, steps: int, window: int, smoke_overrides,
     from dyt.data import DataError, build_data
     from dyt.models import build_model
     from dyt.optim import build_optimizer, build_scheduler, peak_lr
-    from dyt.trainer import autocast_for, fit, loss_fn
+    from dyt.trainer import autocast_for, clip_gradients, fit, loss_fn
 
     rows = []
     for exp in experiments:
@@ -367,8 +349,7 @@ def trainer_level(experiments, device, steps: int, window: int, smoke_overrides,
                         loss = loss_fn(logits, y, cfg.trainer.label_smoothing)
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
-                        if cfg.trainer.clip_grad:
-                            nn.utils.clip_grad_norm_(model.parameters(), cfg.trainer.clip_grad)
+                        clip_gradients(model, cfg.trainer)
                         optimizer.step()
                         scheduler.step()
                     float(loss.detach())  # one sync per window, as fit logs once per window
@@ -440,8 +421,8 @@ def _ratio(rows_results: dict, name: str, base: str, stat: str = "median_ms") ->
     return rows_results[name][stat] / rows_results[base][stat]
 
 
-def goals(results: dict) -> list[tuple[str, str, bool | None]]:
-    """(goal, measured, met) rows; met is None where nothing was measured."""
+def goals(results: dict) -> list[tuple[str, str, bool]]:
+    """(goal, measured, met) rows, for what was measured."""
     out = []
     ops = [r for r in results.get("op", []) if not r["channels_first"] and r["C"] >= GOAL_MIN_C]
     for mode in ("fwd", "fwd+bwd"):
@@ -584,7 +565,7 @@ def readme(results: dict, png: str | None) -> str:
     lines += ["## Why, where a goal is not met", "",
               "Measured explanations (tanh's arithmetic in cache, the memory-bound backward) and what was tried: "
               "[`experiments/speed/README.md`](../../experiments/speed/README.md).", "",
-              "## Rerun", "", "```", "make bench                          # this file, 2-3 min on 2 idle CPU cores (budget 10)",
+              "## Rerun", "", "```", f"make bench                          # this file: {results['wall_s'] / 60:.1f} min in this run",
               "python -m dyt.bench --smoke --out /tmp/bench   # seconds, tiny shapes",
               "python -m dyt.bench --device cuda --out results/bench-cuda   # bf16 on a GPU",
               "```", "", "Raw numbers: `results.json`.", ""]
@@ -665,7 +646,7 @@ def main(argv=None) -> dict:
     if "model" in sections:
         results["model"] = []
         for exp, overrides in (("vit", smoke_overrides), ("gpt", gpt_overrides)):
-            results["model"] += model_level([exp], device, clock, reps, compile_on, 0.15 * args.budget_s, overrides, say)
+            results["model"] += model_level(exp, device, clock, reps, compile_on, 0.15 * args.budget_s, overrides, say)
     if "trainer" in sections:
         results["trainer"] = []
         for i, (exp, overrides) in enumerate((("vit", smoke_overrides), ("gpt", gpt_overrides))):

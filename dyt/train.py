@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from dyt import config as _schema  # noqa: F401 - registers the structured schema
+from dyt.config import CONF_DIR  # importing dyt.config registers the structured schema
 from dyt.calibrate import calibrate_run
 from dyt.checkpoint import CheckpointError
 from dyt.data import DataError, build_data
@@ -32,7 +32,6 @@ from dyt.models.norm import BASELINES, NORMS, alpha_value
 from dyt.provenance import code_state
 from dyt.trainer import CHECKPOINT, SUMMARY, fit, total_steps
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
 CONFIG_FILE = "config.yaml"
 SAMPLE_FILE = "sample.txt"

@@ -11,23 +11,17 @@ gradient norm of a few weight matrices. The experiments' READMEs quote these.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 
-import dyt.config  # noqa: F401 - registers the schema
+from dyt.config import compose
 from dyt.convert import is_norm_like
 from dyt.data import build_data
 from dyt.models import build_model
 from dyt.trainer import loss_fn
 
-CONF = Path(__file__).resolve().parent.parent / "conf"
-
-
 def main(overrides: list[str]) -> None:
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+    cfg = compose(*overrides)
     torch.manual_seed(cfg.seed)
     data = build_data(cfg)
     torch.manual_seed(cfg.seed)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from dyt.config import compose  # noqa: F401 - tests import it from here
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
@@ -19,16 +22,9 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.chdir(REPO)  # configs name data/ relative to the repo root, as `make` runs them
 
 
-def compose(*overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    import dyt.config  # noqa: F401 - registers the schema
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
+# torch.compile on CPU (inductor) writes C++ and needs a C++ compiler; the fused DyT's own kernels need a C one
+needs_cxx = pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+                               reason="no C++ compiler: torch.compile on CPU needs one (apt-get install g++)")
 
 
 @pytest.fixture
