@@ -11,8 +11,8 @@ Where it runs:
   rational approximation (Eigen/XLA's 13/6 polynomial ratio), max abs error 3e-7.
 - **inside ``torch.compile``, CPU**: the same C kernels as opaque custom ops
   (``dyt::fused_forward``, ``dyt::fused_backward``): inductor's own code for this backward
-  is a column-strided reduction loop plus a dx loop, both recomputing tanh (~2x slower
-  for fwd+bwd, measured), though it would fuse the forward with its neighbours.
+  is a column-strided reduction loop plus a dx loop, both recomputing tanh (fwd+bwd ~3x
+  slower: "DyT reference compiled" vs "DyT fused" in results/bench), though it would fuse the forward with its neighbours.
 - **inside ``torch.compile``, other devices** (or no C kernels): the math as plain torch ops
   (rational tanh on CPU, ``torch.tanh`` elsewhere), forward and backward, which inductor
   fuses with the neighbouring ops.
@@ -36,6 +36,7 @@ on CUDA), ``c``, ``inductor`` or ``reference`` (never fuse).
 
 from __future__ import annotations
 
+import functools
 import os
 import types
 import warnings
@@ -167,7 +168,7 @@ class DyTFunction(torch.autograd.Function):
             return fused_cpu.forward_op(x, a, w, b, out_dtype, channels_first)
         if how == "c":
             a, w, b = _kernel_params(alpha, weight, bias, x.shape[1])
-            ctx.kernel_params = a, w  # (C,) fp32 copies, reused by the backward
+            ctx.kernel_params = a, w  # (C,) fp32 (views of the parameters where they already are), reused by the backward
             return fused_cpu.forward(x, a, w, b, out_dtype, channels_first)
         fn = _compile(math_forward, ("fwd", *_inductor_key(x, alpha, weight, bias, channels_first=channels_first,
                                                             extra=(out_dtype,))))
@@ -181,8 +182,7 @@ class DyTFunction(torch.autograd.Function):
         grad = grad.contiguous()  # e.g. the stride-0 gradient of .sum()
         if how == "math":
             dx, da, dw, db = math_backward(grad, x, alpha, weight, channels_first)
-        elif how in ("c", "op"):
-            grad = grad.to(_kernel_grad_dtype(grad.dtype))
+        elif how in ("c", "op"):  # grad comes in the output's dtype: fp32 or bf16, as the kernels take
             if how == "c":
                 a, w = ctx.kernel_params
                 dx, da, dw, db = fused_cpu.backward(grad, x, a, w, channels_first)
@@ -195,16 +195,9 @@ class DyTFunction(torch.autograd.Function):
         return dx, _reduce_to(da, alpha), _reduce_to(dw, weight), _reduce_to(db, bias), None, None, None
 
 
-def _kernel_grad_dtype(dtype: torch.dtype) -> torch.dtype:
-    return dtype if dtype in fused_cpu.DTYPES else torch.float32
-
-
 # ---------------------------------------------------------------------------------------------
 # the entry point: decide, put the channels in place, apply
 # ---------------------------------------------------------------------------------------------
-
-_warned: set = set()
-
 
 def _plain(t) -> bool:
     return t is None or type(t) in (torch.Tensor, torch.nn.Parameter)
@@ -222,27 +215,24 @@ def _out_dtype(x, alpha, weight, bias) -> torch.dtype:
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
-def _kernel_ok(x, alpha, weight, bias) -> bool:
+def _kernel_ok(x, out_dtype: torch.dtype) -> bool:
     """The C kernels cover this input (CPU, fp32/bf16 in and out)."""
-    floats = fused_cpu.DTYPES
-    return x.device.type == "cpu" and x.dtype in floats and _out_dtype(x, alpha, weight, bias) in floats
+    return x.device.type == "cpu" and x.dtype in fused_cpu.DTYPES and out_dtype in fused_cpu.DTYPES
 
 
-def _how(x, alpha, weight, bias) -> str | None:
+def _how(x, alpha, weight, bias, out_dtype: torch.dtype) -> str | None:
     """How to run: ``op`` or ``math`` (inside torch.compile), ``c``, ``inductor``; None: the reference."""
-    if torch.compiler.is_compiling():
-        if x.dim() < 2 or x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-            return None
-        return "op" if fused_cpu.LOADED and _kernel_ok(x, alpha, weight, bias) else "math"
-    if not all(_plain(t) for t in (x, alpha, weight, bias)) or x.dim() < 2 or _functorch_active():
+    if x.dim() < 2 or x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
         return None
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16) or x.numel() < MIN_NUMEL:
+    if torch.compiler.is_compiling():
+        return "op" if fused_cpu.LOADED and _kernel_ok(x, out_dtype) else "math"
+    if not all(_plain(t) for t in (x, alpha, weight, bias)) or _functorch_active() or x.numel() < MIN_NUMEL:
         return None
     if len({t.device for t in (x, alpha, weight, bias) if t is not None}) != 1:
         return None
     how = backend(x.device)
     if how == "c":
-        return "c" if _kernel_ok(x, alpha, weight, bias) and fused_cpu.load() is not None else None
+        return "c" if _kernel_ok(x, out_dtype) and fused_cpu.load() is not None else None
     return how if how == "inductor" and _inductor_ok(x.device) else None
 
 
@@ -255,24 +245,29 @@ def prepare(device=None) -> None:
 
 def _inductor_ok(device: torch.device) -> bool:
     if device.type == "cuda":
-        try:
-            import triton  # noqa: F401 - inductor's GPU code generator
-        except ImportError:
-            if "triton" not in _warned:
-                _warned.add("triton")
-                warnings.warn("DyT: triton is not installed, the fused CUDA path falls back to the reference",
-                              RuntimeWarning, stacklevel=4)
-            return False
-    return device.type in ("cpu", "cuda")
+        return _has_triton()
+    return device.type == "cpu"
+
+
+@functools.cache
+def _has_triton() -> bool:
+    """inductor's GPU code generator is importable (tried once; one warning if not)."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        warnings.warn("DyT: triton is not installed, the fused CUDA path falls back to the reference",
+                      RuntimeWarning, stacklevel=5)
+        return False
+    return True
 
 
 def dyt_fused(x: torch.Tensor, alpha: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
               channels_first: bool = False) -> torch.Tensor | None:
     """Fused DyT of ``x`` ((..., C), or (N, C, ...) when ``channels_first``); None where not supported."""
-    how = _how(x, alpha, weight, bias)
+    out_dtype = _out_dtype(x, alpha, weight, bias)
+    how = _how(x, alpha, weight, bias, out_dtype)
     if how is None:
         return None
-    out_dtype = _out_dtype(x, alpha, weight, bias)
     if channels_first and x.dim() > 2:
         if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
             # NHWC in memory: the channels-last kernel on the (N*H*W, C) rows, no copy

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dyt import bench
-from tests.conftest import DATA
+from tests.conftest import DATA, needs_cxx
 
 
 def _check(out, sections):
@@ -48,6 +48,7 @@ def test_bench_smoke_trainer(tmp_path):
 
 
 @pytest.mark.slow
+@needs_cxx
 def test_bench_smoke_with_torch_compile(tmp_path):
     out = tmp_path / "bench"
     bench.main(["--smoke", "--system-malloc", "--out", str(out), "--sections", "op", "--reps", "2"])

@@ -21,7 +21,7 @@ from dyt import DyT, DyT2d
 from dyt import fused as fused_mod
 from dyt import fused_cpu
 from dyt.fused import rational_tanh
-from tests.conftest import compose
+from tests.conftest import compose, needs_cxx
 
 FP32_TOL = 2e-6
 BF16_TOL = 1e-2
@@ -177,7 +177,7 @@ def test_non_contiguous_and_channels_last_inputs(calls):
 
 
 @needs_kernels
-def test_gradient_of_a_sum_and_no_grad_inference():
+def test_gradient_of_a_sum_and_no_grad_inference(calls):
     layer = _layer(DyT, 24)
     x = torch.randn(10, 24, requires_grad=True)
     layer(x).sum().backward()  # upstream gradient with stride 0
@@ -185,6 +185,7 @@ def test_gradient_of_a_sum_and_no_grad_inference():
     torch.testing.assert_close(x.grad, expected.detach(), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         torch.testing.assert_close(layer(x), layer.reference(x), rtol=1e-5, atol=1e-6)
+    assert calls == [True, True]  # both through the fused path, not the reference
 
 
 def test_opt_out_and_variants_take_the_reference(calls):
@@ -217,6 +218,8 @@ def test_no_compiler_means_reference(monkeypatch):
     torch.testing.assert_close(layer(x), layer.reference(x))
 
 
+@pytest.mark.slow
+@needs_cxx
 def test_inductor_backend_matches_reference(monkeypatch, calls):
     """The backend CUDA uses (the math through torch.compile), run on CPU; dynamic shapes: one compile."""
     monkeypatch.setenv("DYT_FUSED_BACKEND", "inductor")
@@ -227,7 +230,8 @@ def test_inductor_backend_matches_reference(monkeypatch, calls):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["op", "math"])
+@needs_cxx
+@pytest.mark.parametrize("path", [pytest.param("op", marks=needs_kernels), "math"])
 def test_torch_compile_of_a_model_with_fused_dyt(path, calls, monkeypatch):
     """CPU: the C kernels as custom ops inside the graph; ``math``: plain torch ops (what CUDA gets)."""
     kernel_calls = []
