@@ -109,7 +109,7 @@ distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 	rm -rf $(VENV) data
 
 .PHONY: bench
-bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~10 min) into results/bench/
+bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/
 	$(PY) -m dyt.bench --out results/bench
 
 .PHONY: analysis
