@@ -122,6 +122,7 @@ analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 
 	@test -d runs/gpt/dyt-aauto || $(PY) -m dyt.train -m experiment=gpt norm=dyt seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.train -m experiment=gpt norm=derf,dyisru seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.analysis --out results/analysis
+	$(MAKE) --no-print-directory report-gpt
 	$(MAKE) --no-print-directory report-claims
 
 report-claims: install ## write results/REPORT.md (every claim: paper vs ours, statistic, verdict) from runs/ and results/analysis/

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.report import Run, load_runs, mean_std, welch
+from dyt.report import ALPHA, Run, load_runs, mean_std, welch
 
-P = 0.05  # significance level
+P = ALPHA  # significance level, as in every report
 NOT_RUN = "not run"
 
 
@@ -176,13 +176,13 @@ def alpha_init_range(runs_root: Path) -> Row:
     folder = runs_root / "sweep_alpha_vit"
     if not folder.is_dir():
         return Row(claim, paper, NOT_RUN, "—", NOT_RUN, command)
-    from dyt.sweep_report import columns, final
+    from dyt.sweep_report import _numeric, columns, final
 
     cols = columns(load_runs(folder))
-    inside = [k for k in cols if _is_number(k) and 0.5 <= float(k) <= 1.2]
+    inside = [k for v, k in _numeric(cols) if 0.5 <= v <= 1.2]
     if len(inside) < 2:
         return Row(claim, paper, "fewer than two inits in 0.5–1.2", "—", "inconclusive", command)
-    groups = {k: [final(r, "val/acc1") for r in cols[k] if r.completed] for k in sorted(inside, key=float)}
+    groups = {k: [final(r, "val/acc1") for r in cols[k] if r.completed] for k in inside}
     from scipy import stats
 
     stat, p = stats.f_oneway(*groups.values())
@@ -194,14 +194,6 @@ def alpha_init_range(runs_root: Path) -> Row:
                verdict, command)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
 LINEAR_SHARE = 0.9  # "~99% of points in the linear middle": reproduced when the mean share over layers is at least this
 
 
@@ -209,29 +201,35 @@ def _csv(path: Path) -> list[dict]:
     return list(csv.DictReader(path.open())) if path.exists() else []
 
 
+EXTREME_X = 50  # the paper's example of an input LN squashes (|x| > 50 in ViT-B)
+LINEAR_CLAIM = ("LN's mapping: ~99% of points in the linear middle", "ViT-B, one batch: ~99% linear")
+EXTREME_CLAIM = ("LN squashes a few extreme values", "ViT-B: inputs with |x| > 50 squashed")
+DEPTH_CLAIM = ("LN: early layers linear, deeper layers tanh-like S-curves", "ViT-B, wav2vec 2.0, DiT (figure)")
+
+
 def scurve_rows(analysis_dir: Path) -> list[Row]:
-    """Two rows from ``scurves_<model>.csv`` (``dyt.analysis.scurve``): the linear share and the depth trend."""
+    """Three rows from ``scurves_<model>.csv`` (``dyt.analysis.scurve``): linear share, extremes, depth trend."""
     tables = {m: _csv(analysis_dir / f"scurves_{m}.csv") for m in ("vit", "gpt")}
     tables = {m: t for m, t in tables.items() if t}
     command = "make analysis"
-    claim = "LN's mapping: ~99% of points in the linear middle, extremes squashed"
-    paper = "ViT-B, one batch: ~99% linear; |x| > 50 squashed"
     if not tables:
-        return [Row(claim, paper, NOT_RUN, "—", NOT_RUN, command),
-                Row("LN: early layers linear, deeper layers tanh-like S-curves", "ViT-B, wav2vec 2.0, DiT (figure)",
-                    NOT_RUN, "—", NOT_RUN, command)]
-    parts, shares = [], []
+        return [Row(*claim, NOT_RUN, "—", NOT_RUN, command) for claim in (LINEAR_CLAIM, EXTREME_CLAIM, DEPTH_CLAIM)]
+    shares, linear_parts, extreme_parts, absmaxes = [], [], [], []
     for model, table in tables.items():
         linear = [float(r["frac_linear"]) for r in table]
         squashed = [float(r["frac_squashed"]) for r in table]
-        absmax = max(float(r["input_absmax"]) for r in table)
+        absmaxes.append(max(float(r["input_absmax"]) for r in table))
         shares.append(float(np.mean(linear)))
-        parts.append(f"{model}: {100 * np.mean(linear):.1f}% linear (layers {100 * min(linear):.0f}–"
-                     f"{100 * max(linear):.0f}%), ≤ {100 * max(squashed):.2f}% squashed, max |x| {absmax:.3g}")
+        linear_parts.append(f"{model}: {100 * np.mean(linear):.1f}% linear (layers {100 * min(linear):.0f}–"
+                            f"{100 * max(linear):.0f}%)")
+        extreme_parts.append(f"{model}: max |x| {absmaxes[-1]:.3g}, ≤ {100 * max(squashed):.2f}% of points squashed")
     verdict = ("reproduced" if min(shares) >= LINEAR_SHARE
                else "**not reproduced**: fewer points in the linear middle")
-    rows = [Row(claim, paper, "; ".join(parts), f"mean share over layers, threshold {LINEAR_SHARE:.0%}", verdict,
-                command)]
+    rows = [Row(*LINEAR_CLAIM, "; ".join(linear_parts), f"mean share over layers, threshold {LINEAR_SHARE:.0%}",
+                verdict, command)]
+    verdict = ("reproduced" if max(absmaxes) > EXTREME_X else
+               f"inconclusive: no input beyond |x| = {EXTREME_X} in our models, nothing extreme to squash")
+    rows.append(Row(*EXTREME_CLAIM, "; ".join(extreme_parts), f"largest |LN input| vs {EXTREME_X}", verdict, command))
     # depth trend: S-ness = R² of b·tanh(a·x) minus R² of a line, against the layer's depth (Spearman)
     from scipy import stats
 
@@ -243,8 +241,7 @@ def scurve_rows(analysis_dir: Path) -> list[Row]:
         signs.append(0 if not (p < P) else (1 if rho > 0 else -1))
     verdict = ("reproduced" if all(s > 0 for s in signs) else "**not reproduced**" if all(s < 0 for s in signs)
                else "inconclusive: the models disagree or the trend is not significant")
-    rows.append(Row("LN: early layers linear, deeper layers tanh-like S-curves", "ViT-B, wav2vec 2.0, DiT (figure)",
-                    "; ".join(parts), "Spearman ρ of depth vs (R² tanh − R² line)", verdict, command))
+    rows.append(Row(*DEPTH_CLAIM, "; ".join(parts), "Spearman ρ of depth vs (R² tanh − R² line)", verdict, command))
     return rows
 
 
@@ -255,15 +252,20 @@ def alpha_std_row(analysis_dir: Path) -> Row:
     if not table:
         return Row(claim, paper, NOT_RUN, "—", NOT_RUN, "make analysis")
     runs = [r for r in table if not r["run"].startswith("pooled")]
-    overall = next((r for r in table if r["run"].startswith("pooled")), table[0])
-    r_all, p_all = float(overall["r_all"]), float(overall["p_all"])
+    r_run = [float(r["r_all"]) for r in runs]
+    significant = [float(r["p_all"]) < P for r in runs]  # each run on its own: its points are not independent of it
     across = [float(r["r_final_layers"]) for r in runs]
-    ours = (f"r over all points {r_all:+.2f} ({overall['points']} points, {len(runs)} run(s)); across layers at the "
-            f"end: median r {np.median(across):+.2f}; per layer over training: median r "
-            f"{float(overall['r_over_training_median']):+.2f}")
-    verdict = ("reproduced" if p_all < P and r_all > 0 else "**not reproduced**: negative correlation"
-               if p_all < P else "inconclusive: no significant correlation")
-    return Row(claim, paper, ours, f"Pearson r (alpha vs 1/std), p = {p_all:.2g}", verdict, "make analysis")
+    over_time = [float(r["r_over_training_median"]) for r in runs]
+    ours = (f"r over each run's points: {', '.join(f'{r:+.2f}' for r in r_run)} ({len(runs)} run(s)); across layers "
+            f"at the end: median r {np.median(across):+.2f}; per layer over training: median r {np.median(over_time):+.2f}")
+    if all(significant) and all(r > 0 for r in r_run):
+        verdict = "reproduced"
+    elif all(significant) and all(r < 0 for r in r_run):
+        verdict = "**not reproduced**: negative correlation in every run"
+    else:
+        verdict = "inconclusive: the runs disagree or are not significant"
+    return Row(claim, paper, ours, f"Pearson r (alpha vs 1/std) per run, each p < {P}: {sum(significant)}/{len(runs)}",
+               verdict, "make analysis")
 
 
 def analysis_rows(analysis_dir: Path) -> list[Row]:

@@ -37,6 +37,8 @@ PAPER_RESULTS = {
         "rows": [("GPT-2 124M, OpenWebText val loss (Derf paper)", 2.94, 2.97),
                  ("LLaMA 7B, The Pile final train loss (paper)", 1.59, 1.60),
                  ("LLaMA 70B, The Pile final train loss (paper)", 1.45, 1.45)],
+        # GPT-2 124M val loss per norm name (Derf paper, "Stronger Normalization-Free Transformers")
+        "by_norm": {"ln": 2.94, "dyt": 2.97, "derf": 2.94},
         "claim": "Replacing every norm of an LLM with DyT (tuned, width-dependent alpha inits; LLaMA: plus a "
                  "learnable scalar after the embedding) matches the normalized model's loss.",
     },

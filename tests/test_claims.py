@@ -49,10 +49,9 @@ def test_cli_writes_the_table(tmp_path, capsys):
 
 
 def test_analysis_rows_read_what_dyt_analysis_writes(tmp_path):
-    """Fixture tables in the exact format of dyt.analysis.scurve / alpha_std (their own writers and columns)."""
-    import csv
-
+    """Tables written by dyt.analysis.scurve's and dyt.analysis.alpha_std's own writers."""
     from dyt.analysis import alpha_std, scurve
+    from tests.test_analysis import _metrics_fixture
 
     out = tmp_path / "analysis"
     out.mkdir()
@@ -61,23 +60,20 @@ def test_analysis_rows_read_what_dyt_analysis_writes(tmp_path):
              "fit_a": 1.0, "fit_b": 1.0, "r2_tanh": 0.95 - 0.01 * i, "r2_line": 0.90, "frac_linear": 0.92 + 0.01 * i,
              "frac_transition": 0.05, "frac_squashed": 0.03 - 0.005 * i, "absmax_a_x": 4.0} for i in range(6)]
     scurve.write_table(rows, out / "scurves_vit.csv", out / "scurves_vit.md", "vit")
-    with open(out / "alpha_std.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=alpha_std.CSV_COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        for run, r_final in (("runs/ablation/dyt-a0.5/seed0", -0.4), ("runs/ablation/dyt-a0.5/seed1", -0.6)):
-            w.writerow({"run": run, "points": 312, "r_final_layers": r_final, "r_all": -0.5, "p_all": 1e-10,
-                        "r_over_training_median": -0.7})
-        w.writerow({"run": "pooled (all runs)", "points": 624, "r_final_layers": "nan", "r_all": -0.53,
-                    "p_all": 1e-40, "r_over_training_median": -0.66})
+    runs = [tmp_path / "runs" / "dyt" / f"seed{i}" for i in range(2)]
+    for run in runs:
+        _metrics_fixture(run, alpha_of_std=lambda std: std)  # alpha grows with std: anti-correlated with 1/std
+    alpha_std.alpha_vs_std(runs, out)
     rows = {r.claim: r for r in build_rows(tmp_path / "runs", out)}
-    linear = rows["LN's mapping: ~99% of points in the linear middle, extremes squashed"]
-    assert linear.verdict == "reproduced" and "vit: 94.5% linear (layers 92–97%)" in linear.ours
-    assert "max |x| 9" in linear.ours and "gpt" not in linear.ours
+    linear = rows["LN's mapping: ~99% of points in the linear middle"]
+    assert linear.verdict == "reproduced" and "vit: 94.5% linear (layers 92–97%)" in linear.ours and "gpt" not in linear.ours
+    extreme = rows["LN squashes a few extreme values"]
+    assert extreme.verdict.startswith("inconclusive: no input beyond |x| = 50") and "max |x| 9" in extreme.ours
     depth = rows["LN: early layers linear, deeper layers tanh-like S-curves"]
     assert depth.verdict == "**not reproduced**" and "ρ = -1.00" in depth.ours
     alpha = rows["alpha tracks 1/std of its input"]
-    assert alpha.verdict.startswith("**not reproduced**") and "r over all points -0.53 (624 points, 2 run(s))" in alpha.ours
-    assert "median r -0.50" in alpha.ours
+    assert alpha.verdict == "**not reproduced**: negative correlation in every run", alpha
+    assert "(2 run(s))" in alpha.ours and "each p < 0.05: 2/2" in alpha.statistic
 
 
 def test_report_has_one_section_per_experiment_and_escapes_pipes(tmp_path):

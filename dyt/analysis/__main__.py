@@ -8,29 +8,22 @@ runs are absent is reported as "not run" in ``README.md`` instead.
    too when the 3-epoch ``runs/vit/dyt-a0.5`` runs have those columns).
 3. The squashing ablation: ``dyt.report`` of ``runs/ablation`` into ``ablation/`` (each arm vs LN) and
    every arm vs tanh beside the paper (``ablation_vs_tanh.*``).
-4. Derf and DyISRU in the GPT: ``dyt.report`` of ``runs/gpt`` into ``gpt/`` and the arms vs DyT beside
-   the Derf paper's GPT-2 numbers (``gpt_vs_dyt.*``).
+4. Derf and DyISRU in the GPT: the arms of ``runs/gpt`` vs DyT beside the Derf paper's GPT-2 numbers
+   (``gpt_vs_dyt.*``); their per-arm report is ``results/gpt/`` (``make report-gpt``).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
 from dyt.analysis import alpha_std, compare, scurve
-
-DERF_PAPER_GPT2 = {"ln": 2.94, "dyt": 2.97, "derf": 2.94}  # GPT-2 124M, OpenWebText val loss (Derf paper)
+from dyt.report import mean_std
 
 
 def _completed(run_dir: Path) -> bool:
     return (run_dir / "summary.json").exists() and (run_dir / "last.pt").exists()
-
-
-def _mean(values):
-    values = [v for v in values if isinstance(v, float) and math.isfinite(v)]
-    return sum(values) / len(values) if values else math.nan
 
 
 def scurve_part(run_dir: Path, out: Path, name: str, lines: list[str]) -> None:
@@ -43,9 +36,9 @@ def scurve_part(run_dir: Path, out: Path, name: str, lines: list[str]) -> None:
     lines += [f"![S-curves {name}](scurves_{name}.png)", "",
               f"{len(rows)} norms. Fit `b·tanh(a·x)`: R² {min(r['r2_tanh'] for r in rows):.3f}–{max(r['r2_tanh'] for r in rows):.3f} "
               f"(a straight line: {min(r['r2_line'] for r in rows):.3f}–{max(r['r2_line'] for r in rows):.3f}). "
-              f"Points in the linear middle (|a·x| < {scurve.LINEAR_BELOW:g}): mean {100 * _mean([r['frac_linear'] for r in rows]):.1f}% "
+              f"Points in the linear middle (|a·x| < {scurve.LINEAR_BELOW:g}): mean {100 * mean_std(r['frac_linear'] for r in rows)[0]:.1f}% "
               f"over layers ({100 * first['frac_linear']:.1f}% in `{first['layer']}`, {100 * last['frac_linear']:.1f}% in `{last['layer']}`); "
-              f"in the squashed tails (|a·x| > {scurve.SQUASHED_ABOVE:g}): mean {100 * _mean([r['frac_squashed'] for r in rows]):.2f}%, "
+              f"in the squashed tails (|a·x| > {scurve.SQUASHED_ABOVE:g}): mean {100 * mean_std(r['frac_squashed'] for r in rows)[0]:.2f}%, "
               f"at most {100 * max(r['frac_squashed'] for r in rows):.2f}%. Largest |input|: {max(r['input_absmax'] for r in rows):.3g}. "
               f"Table: [`scurves_{name}.md`](scurves_{name}.md) ([csv](scurves_{name}.csv)).", ""]
 
@@ -57,32 +50,34 @@ def alpha_part(sources: list[tuple[str, Path]], out: Path, lines: list[str]) -> 
         if not runs:
             continue
         any_found = True
-        rows = alpha_std.alpha_vs_std(runs, out, name)
+        alpha_std.alpha_vs_std(runs, out, name)
         lines += [f"### `{path}` ({len(runs)} run(s))", "", f"![alpha vs 1/std]({name}.png)", "",
                   (out / f"{name}.md").read_text().split("\n", 2)[2].strip(), ""]
-        del rows
     if not any_found:
         lines += ["not run (no DyT run with `input_std/` columns: train one, e.g. `make analysis`)", ""]
 
 
-def compare_part(runs_dir: Path, reference: str, out: Path, stem: str, lines: list[str], paper: str | None,
-                 report_dir: str, paper_report: str | None, metric: str, by_norm: dict | None = None,
-                 note: str = "") -> None:
-    from dyt.report import report
-
+def compare_part(runs_dir: Path, reference: str, out: Path, stem: str, lines: list[str], paper: str,
+                 report_link: str, note: str = "", report_dir: str | None = None) -> None:
+    """Every arm of ``runs_dir`` vs ``reference`` (``stem``.md/.csv); with ``report_dir`` also ``dyt.report``'s
+    per-arm report of those runs into ``out/report_dir`` (when no other make target writes one)."""
     if not runs_dir.exists() or not list(runs_dir.rglob("summary.json")):
         lines += [f"not run (no runs under `{runs_dir}`)", ""]
         return
-    report(runs_dir, out / report_dir, paper_report)
+    if report_dir:
+        from dyt.report import report
+
+        report(runs_dir, out / report_dir, paper)
     try:
-        rows = compare.compare([runs_dir], reference, paper, metric, by_norm=by_norm)
+        rows = compare.compare([runs_dir], reference, paper)
     except FileNotFoundError as err:
         lines += [f"no comparison: {err}", ""]
         return
-    command = f"python -m dyt.analysis (compare {runs_dir} vs {rows[0]['arm']})"
+    command = f"python -m dyt.analysis.compare {runs_dir} --reference {rows[0]['arm']} --paper {paper} --out {out / stem}"
+    metric = compare.PAPER_RESULTS[paper]["metric"]
     compare.write(rows, out / stem, metric, f"`{runs_dir}`: every arm vs `{rows[0]['arm']}`", command, note)
     lines += [(out / f"{stem}.md").read_text().split("\n", 4)[4].strip(), "",
-              f"Per-arm report (each arm vs the normalized baseline, curves, provenance): [`{report_dir}/README.md`]({report_dir}/README.md).", ""]
+              f"Per-arm report (each arm vs the normalized baseline, curves, provenance): [`{report_link}`]({report_link}).", ""]
 
 
 def main(argv=None) -> None:
@@ -113,12 +108,11 @@ def main(argv=None) -> None:
         alpha_part([("alpha_std", args.ablation / "dyt-a0.5"), ("alpha_std_vit", args.vit_dyt)], out, lines)
     if "ablation" not in args.skip:
         lines += ["## Squashing ablation (ViT on Fashion-MNIST, `experiment=ablation`)", ""]
-        compare_part(args.ablation, "dyt", out, "ablation_vs_tanh", lines, "ablation", "ablation", "ablation",
-                     "val/acc1", note=" (ViT-B, ImageNet-1K)")
+        compare_part(args.ablation, "dyt", out, "ablation_vs_tanh", lines, "ablation", "ablation/README.md",
+                     note=" (ViT-B, ImageNet-1K)", report_dir="ablation")
     if "gpt" not in args.skip:
         lines += ["## Derf and DyISRU in the GPT (`experiment=gpt`, Shakespeare characters)", ""]
-        compare_part(args.gpt, "dyt-aauto", out, "gpt_vs_dyt", lines, None, "gpt", "gpt", "val/loss",
-                     by_norm=DERF_PAPER_GPT2,
+        compare_part(args.gpt, "dyt-aauto", out, "gpt_vs_dyt", lines, "gpt", "../gpt/README.md",
                      note=" (Derf paper: GPT-2 124M on OpenWebText, val loss; lower is better)")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     print(f"analysis written to {out}/README.md ({time.perf_counter() - t0:.0f} s)")

@@ -171,9 +171,12 @@ def alpha_vs_std(run_dirs: list[Path], out: Path, name: str = "alpha_std") -> li
                                 "train a DyT run with this version of the trainer")
     out.mkdir(parents=True, exist_ok=True)
     rows = [correlations(p) for p in points]
-    if len(points) > 1:
+    if len(points) > 1:  # r and p over all points of all runs; per-layer r over training: the runs' own, summarized
+        per_run = [r["r_over_training_median"] for r in rows]
         rows.append({**correlations(pooled(points)), "run": "pooled (all runs)", "r_final_layers": math.nan,
-                     "p_final_layers": math.nan})
+                     "p_final_layers": math.nan, "r_over_training_median": float(np.median(per_run)),
+                     "r_over_training_min": min(r["r_over_training_min"] for r in rows),
+                     "r_over_training_max": max(r["r_over_training_max"] for r in rows)})
     title = f"DyT alpha vs 1/std of its input ({', '.join(sorted({str(Path(p.run).parent) for p in points}))})"
     plot(points, out / f"{name}.png", title)
     with open(out / f"{name}.csv", "w", newline="") as f:

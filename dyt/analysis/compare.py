@@ -1,16 +1,13 @@
-"""Every arm of an experiment against one reference arm, beside the paper's numbers, with a verdict.
+"""Every arm of an experiment against one reference arm, beside the paper's numbers.
 
 ``dyt.report`` compares each arm with the normalized baseline (LN); the
 squashing ablation's questions are about tanh instead: does identity diverge,
 is tanh better than hardtanh and sigmoid, does a learnable alpha help? This
-module answers them from the same run dirs: per arm the final metric (mean ±
+module tabulates them from the same run dirs: per arm the final metric (mean ±
 std over seeds, diverged runs counted apart), the difference to the reference
-arm with Welch's t-test, the paper's difference, and a verdict:
-
-- *reproduced*: significant (p < 0.05) with the paper's sign;
-- *contradicted*: significant with the opposite sign;
-- *inconclusive*: not significant (with 3 seeds only large gaps show);
-- for arms the paper reports as diverging: reproduced if most of our seeds diverged.
+arm with Welch's t-test, the paper's difference, and whether ours has the
+paper's sign (significance and sign only). The claims' verdicts, with their
+thresholds, come from one place, ``dyt.claims`` (results/REPORT.md).
 
     python -m dyt.analysis.compare runs/ablation --reference dyt --paper ablation --out results/analysis/ablation_vs_tanh
 """
@@ -49,31 +46,29 @@ def _reference_arm(arms: dict[str, list], reference: str) -> str:
     return matches[0]
 
 
-def verdict(paper_delta, ours_delta: float, p: float, paper_diverged: bool, n_diverged: int, n: int,
-            higher_is_better: bool) -> str:
+def direction(paper_delta, ours_delta: float, p: float, paper_diverged: bool, n_diverged: int, n: int) -> str:
+    """How our difference to the reference sits against the paper's: its sign and significance only.
+    The claims' verdicts (with their thresholds) are ``dyt.claims``'s, in results/REPORT.md."""
     if paper_diverged:
-        if n and n_diverged * 2 > n:
-            return f"reproduced ({n_diverged}/{n} diverged)"
-        return f"not reproduced ({n_diverged}/{n} diverged)"
+        return f"paper diverged; ours: {n_diverged}/{n} diverged"
     if paper_delta is None:
         return "no paper number"
     if not math.isfinite(p):
-        return "inconclusive (too few completed seeds)"
+        return "too few completed seeds"
     if p >= ALPHA:
-        return f"{'consistent: no difference in either' if paper_delta == 0 else 'inconclusive'} (p = {p:.2g})"
-    if paper_delta == 0:
-        return f"contradicted: the paper has no difference (p = {p:.2g})"
-    return f"{'reproduced' if (ours_delta > 0) == (paper_delta > 0) else 'contradicted'} (p = {p:.2g})"
+        return f"no significant difference (p = {p:.2g}); paper Δ {paper_delta:+.2f}"
+    same = (ours_delta > 0) == (paper_delta > 0) if paper_delta != 0 else None
+    sign = "paper: no difference" if same is None else "same sign as the paper" if same else "opposite sign to the paper"
+    return f"{sign} (p = {p:.2g})"
 
 
 def compare(runs_dirs: list[Path], reference: str, paper_key: str | None = None,
             metric: str | None = None, by_norm: dict | None = None) -> list[dict]:
-    """One row per arm (the reference first) with our numbers, the paper's and the verdict.
+    """One row per arm (the reference first) with our numbers, the paper's and the sign check.
 
     ``by_norm`` (norm name -> paper number, ``None`` = diverged) defaults to the paper entry's ``by_norm``."""
     paper = PAPER_RESULTS.get(paper_key or "", {})
     metric = metric or paper.get("metric", "val/acc1")
-    higher = paper.get("higher_is_better", True)
     by_norm = paper.get("by_norm", {}) if by_norm is None else by_norm
     arms = _arms(runs_dirs)
     reference = _reference_arm(arms, reference)
@@ -101,8 +96,8 @@ def compare(runs_dirs: list[Path], reference: str, paper_key: str | None = None,
             "welch_t": t, "p": p, "paper": "diverged" if paper_diverged else paper_value,
             "paper_delta_vs_ref": paper_delta if tag != reference else 0.0,
             "diverged_steps": [r.summary.get("step") for r in runs if r.summary.get("status") == "diverged"],
-            "verdict": "reference" if tag == reference else verdict(paper_delta, ours_delta, p, paper_diverged,
-                                                                      n_div, len(runs), higher),
+            "vs_paper": "reference" if tag == reference else direction(paper_delta, ours_delta, p, paper_diverged,
+                                                                         n_div, len(runs)),
         })
     return rows
 
@@ -112,7 +107,7 @@ def write(rows: list[dict], out_stem: Path, metric: str, title: str, command: st
     reference = rows[0]["arm"]
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     cols = ["arm", "norm", "runs", "completed", "diverged", "mean", "std", "delta_vs_ref", "welch_t", "p", "paper",
-            "paper_delta_vs_ref", "verdict"]
+            "paper_delta_vs_ref", "vs_paper"]
     with open(out_stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
@@ -126,8 +121,9 @@ def write(rows: list[dict], out_stem: Path, metric: str, title: str, command: st
 
     lines = [f"# {title}", "", f"Generated by `{command}` from the run dirs; do not edit by hand.", "",
              f"Final `{metric}` per arm (mean ± std over completed seeds), difference to `{reference}` with "
-             f"Welch's t-test, and the paper's difference where it has one{paper_note}.", "",
-             f"| arm | runs (completed, diverged) | {metric} | Δ vs {reference} | Welch t, p | paper | paper Δ | verdict |",
+             f"Welch's t-test, and the paper's difference where it has one{paper_note}. The last column compares "
+             "signs only; the claims' verdicts are in `results/REPORT.md`.", "",
+             f"| arm | runs (completed, diverged) | {metric} | Δ vs {reference} | Welch t, p | paper | paper Δ | vs the paper |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         ours = f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}" if math.isfinite(r["mean"]) else "—"
@@ -135,7 +131,7 @@ def write(rows: list[dict], out_stem: Path, metric: str, title: str, command: st
         div = f", diverged at step {', '.join(map(str, r['diverged_steps']))}" if r["diverged"] else ""
         lines.append(f"| `{r['arm']}` | {r['runs']} ({r['completed']}, {r['diverged']}{div}) | {ours} | "
                      f"{num(r['delta_vs_ref']) if r['arm'] != reference else '—'} | {test} | {r['paper']} | "
-                     f"{num(r['paper_delta_vs_ref'], 2) if r['arm'] != reference else '—'} | {r['verdict']} |")
+                     f"{num(r['paper_delta_vs_ref'], 2) if r['arm'] != reference else '—'} | {r['vs_paper']} |")
     out_stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 

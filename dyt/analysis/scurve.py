@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +65,8 @@ class NormRecorder:
     Use as a context manager around forward passes; ``points`` maps module path -> ``LayerPoints``
     in forward order (shallow to deep)."""
 
-    def __init__(self, model: nn.Module, max_points: int = 20000, seed: int = 0, types=NORM_TYPES) -> None:
-        self.modules = [(name, m) for name, m in model.named_modules() if isinstance(m, types)]
+    def __init__(self, model: nn.Module, max_points: int = 20000, seed: int = 0) -> None:
+        self.modules = [(name, m) for name, m in model.named_modules() if isinstance(m, NORM_TYPES)]
         self.max_points, self.generator = max_points, torch.Generator().manual_seed(seed)
         self.points: dict[str, LayerPoints] = {}
         self._handles = []
@@ -113,7 +113,6 @@ class TanhFit:
     frac_linear: float
     frac_transition: float
     frac_squashed: float
-    extra: dict = field(default_factory=dict)
 
 
 def _sse_for(a: float, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -166,13 +165,16 @@ def run_config(run_dir: Path):
 
 def load_trained(run_dir: Path, checkpoint: str = "last.pt"):
     """``(cfg, model, data)`` of a run dir: the model rebuilt from its config, with the checkpoint's weights."""
+    from dyt.checkpoint import load_checkpoint
     from dyt.data import build_data
     from dyt.models import build_model
 
     cfg = run_config(run_dir)
     data = build_data(cfg)
     model = build_model(cfg, data.num_classes)
-    state = torch.load(Path(run_dir) / checkpoint, map_location="cpu", weights_only=False)
+    state = load_checkpoint(Path(run_dir) / checkpoint)  # validated, falls back to prev.pt if unreadable
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint {checkpoint} in {run_dir}: train the run first")
     model.load_state_dict(state["model"])
     return cfg, model.eval(), data
 
