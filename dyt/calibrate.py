@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from dyt.layers import DyT
+from dyt.layers import DyT, dyt_layers
 
 PREFIX = "calibrate"
 DEFAULT_TARGET = 1.0
@@ -56,10 +56,6 @@ def calibration_target(alpha_init) -> float | None:
     if not math.isfinite(target) or target <= 0:
         raise ValueError(f"norm.alpha_init={text!r}: the calibration target must be a number > 0 (calibrate:1)")
     return target
-
-
-def dyt_layers(model: nn.Module) -> list[tuple[str, DyT]]:
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, DyT)]
 
 
 def _input_std(module: DyT, x: torch.Tensor) -> torch.Tensor:

@@ -127,3 +127,8 @@ class DyT2d(DyT):
 
     def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
         return (self.num_features,) + (1,) * (x.dim() - 2)
+
+
+def dyt_layers(model: nn.Module) -> list[tuple[str, DyT]]:
+    """``(module path, layer)`` of every DyT-family layer (DyT, DyT2d, the variants), in forward order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, DyT)]

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from dyt.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from dyt.dist import DistInfo, any_rank, mean_over_ranks
-from dyt.layers import DyT
+from dyt.layers import dyt_layers
 from dyt.optim import build_optimizer, build_scheduler, peak_lr
 from dyt.provenance import provenance
 
@@ -88,7 +88,7 @@ def loss_fn(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float =
 
 def dyt_alphas(model: nn.Module) -> dict[str, float]:
     """``{"alpha/<module path>": value}`` for every DyT layer (a per-channel alpha: its mean over channels)."""
-    return {f"alpha/{name}": m.alpha.mean().item() for name, m in model.named_modules() if isinstance(m, DyT)}
+    return {f"alpha/{name}": m.alpha.mean().item() for name, m in dyt_layers(model)}
 
 
 def clip_gradients(model: nn.Module, tcfg) -> torch.Tensor | None:
@@ -116,7 +116,7 @@ class InputStds:
     with ``trainer.compile`` (hooks added and removed would make torch.compile recompile)."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.layers = [(name, m) for name, m in model.named_modules() if isinstance(m, DyT)]
+        self.layers = dyt_layers(model)
         self.handles, self.values = [], {}
 
     def arm(self) -> None:
@@ -225,8 +225,9 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if data.mixup is not None:
             x, y = data.mixup(x, y)
-        if input_stds is not None and ((step + 1) % tcfg.log_every == 0 or step + 1 == max_steps):
-            input_stds.arm()  # a logging step: record each DyT layer's input std in this forward
+        log_now = (step + 1) % tcfg.log_every == 0 or step + 1 == max_steps  # this step ends a logging window
+        if input_stds is not None and log_now:
+            input_stds.arm()  # record each DyT layer's input std in this forward
         with autocast():
             logits = train_model(x)
         loss = loss_fn(logits, y, tcfg.label_smoothing)
@@ -244,7 +245,7 @@ def fit(cfg, model: nn.Module, data, logger, out_dir: Path, dist_info: DistInfo 
 
         last = step == max_steps
         row = {}
-        if step % tcfg.log_every == 0 or last:
+        if log_now:
             last_train_loss = mean_over_ranks(float(window_loss) / window_n, dist_info, device)
             first_loss = last_train_loss if first_loss is None else first_loss
             elapsed = time.perf_counter() - window_t - paused
