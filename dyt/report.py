@@ -310,6 +310,11 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], paper_key: str | None,
               "- code: " + "; ".join(f"{k} for {n} run(s)" for k, n in commits.items()),
               "- versions: " + ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items()),
               "- curves: `curves.png`; one row per run: `summary.csv`"]
+    pinned = sorted({f"{r.config['name']}: {r.arm} ({r.config['trainer']['threads']})" for r in all_runs
+                     if (r.config.get("trainer") or {}).get("threads")})
+    if pinned:  # e.g. runs made beside other jobs: their samples/s and train time are not comparable
+        lines.append("- runs with `trainer.threads` set (the rest use torch's default): " + ", ".join(pinned)
+                     + "; compare their speed columns with care")
     notes = sorted({r.summary["alpha_init_note"] for r in all_runs if r.summary.get("alpha_init_note", "no DyT") != "no DyT"})
     if notes:
         lines.append("- DyT alpha init: " + "; ".join(notes))

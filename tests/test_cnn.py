@@ -221,7 +221,9 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
             run_dir = tmp_path / "runs" / "resnet" / tag / f"seed{seed}"
             run_dir.mkdir(parents=True)
             norm = {"name": {"bn": "bn", "nf": "none"}.get(tag, "dyt"), "tag": tag, "alpha_init": 0.5}
-            (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": "resnet", "seed": seed, "norm": norm}))
+            trainer = {"threads": 1} if tag == "nf" else {"threads": None}  # nf ran beside other jobs
+            (run_dir / "config.yaml").write_text(yaml.safe_dump({"name": "resnet", "seed": seed, "norm": norm,
+                                                                 "trainer": trainer}))
             (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/loss": 1.0, "val/acc1": acc}) + "\n")
             (run_dir / "summary.json").write_text(json.dumps({
                 "status": "completed", "step": 1, "epochs": 0.5, "final/val/acc1": acc, "final/val/loss": 0.3,
@@ -239,6 +241,7 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
     assert "| 1 | bn | 90.10 ± 0.10 | +0.00 | – | – |" in ranking
     assert "**dyt-a0.5 is significantly worse at α = 0.05.**" in text and "claim" not in text.split("## Verdict")[1]
     assert "| ResNet-50 | 76.2 | 68.9 |" in text
+    assert "with `trainer.threads` set (the rest use torch's default): resnet: nf (1);" in text
     rows = {line.split(",")[1]: line.split(",") for line in (tmp_path / "out" / "summary.csv").read_text().splitlines()}
     assert rows["bn"][3] == "" and rows["nf"][3] == "" and rows["dyt-a0.5"][3] == "0.5"  # alpha only for DyT arms
 
