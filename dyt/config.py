@@ -18,7 +18,7 @@ from omegaconf import MISSING, OmegaConf
 
 @dataclass
 class ModelConfig:
-    family: str = MISSING  # dispatch key for dyt.models.build_model: vit | gpt
+    family: str = MISSING  # dispatch key for dyt.models.build_model: vit | gpt | resnet | vgg | convnext | nfnet
     arch: str = MISSING  # timm architecture name (vit_base_patch16_224), or the GPT style (gpt2 | llama)
     drop_path_rate: float = 0.0
     default_alpha_init: Any = 0.5  # what norm=dyt uses unless norm.alpha_init is given: 0.5 (vision), auto (LLMs)
@@ -27,7 +27,7 @@ class ModelConfig:
 
 @dataclass
 class NormConfig:
-    name: str = MISSING  # ln | rmsnorm | dyt
+    name: str = MISSING  # a key of dyt.models.norm.NORMS: ln | rmsnorm | bn | none | dyt | a DyT variant
     alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, "auto" (GPT: the paper's width rule), or "calibrate[:<target>]"
     alpha_attn: Optional[float] = None  # GPT, per position; None = alpha_init
     alpha_mlp: Optional[float] = None

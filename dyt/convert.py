@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Callable
 
 import torch
 from timm.layers import LayerNorm as TimmLayerNorm
@@ -76,7 +77,8 @@ def _make_dyt(norm: nn.Module, alpha_init: float) -> DyT:
     )
 
 
-def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, strict: bool = True) -> nn.Module:
+def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, strict: bool = True,
+                  layers: dict[type, Callable[[int], nn.Module]] | None = None) -> nn.Module:
     """Replace every supported norm of ``model`` in place by DyT; return ``model``.
 
     Channels-last norms (``nn.LayerNorm``, timm ``LayerNorm``, ``nn.RMSNorm``,
@@ -87,12 +89,15 @@ def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, st
     parameter count grows by one alpha per layer). With ``strict=True`` any other norm-like module (timm
     ``BatchNormAct2d``, ``LayerNormAct2d``, ``GroupNorm``, an unknown subclass)
     raises ``UnsupportedNormError`` before anything is changed.
+
+    ``layers`` (``{norm type: factory(num_features)}``) replaces exactly those types with what the
+    factories build instead (e.g. the norm registry's layer for each layout, ``dyt.models.cnn``).
     """
     if to != "dyt":
         raise ValueError(f"convert_norms: unknown target {to!r} (supported: 'dyt')")
     targets, unsupported = [], []
     for name, module in model.named_modules():
-        if type(module) in SUPPORTED:
+        if type(module) in (layers or SUPPORTED):
             targets.append(name)
         elif is_norm_like(module) and not isinstance(module, DyT):
             unsupported.append(f"{name or '<root>'} ({type(module).__name__})")
@@ -104,7 +109,10 @@ def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, st
     if "" in targets:
         raise UnsupportedNormError("convert_norms: the model itself is a norm; wrap it in a module first")
     # build every replacement first, so an error leaves the model untouched
-    replacements = {name: _make_dyt(model.get_submodule(name), alpha_init) for name in targets}
+    def make(norm: nn.Module) -> nn.Module:
+        return layers[type(norm)](_normalized_features(norm)) if layers else _make_dyt(norm, alpha_init)
+
+    replacements = {name: make(model.get_submodule(name)) for name in targets}
     for name, new in replacements.items():
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name), child, new)

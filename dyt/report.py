@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from dyt.log import read_metrics
 from dyt.paper import PAPER_RESULTS
+from dyt.variants import is_dyt_family
 
 ALPHA = 0.05  # significance level of the verdict
 
@@ -108,8 +109,8 @@ def welch(a, b) -> tuple[float, float]:
 
 def verdict(base_name: str, base: list[float], name: str, other: list[float], n_diverged: int = 0,
             metric: str = "val/acc1", higher_is_better: bool = True, expect: str = "match", n_failed: int = 0) -> str:
-    """One verdict line; ``expect``: what the paper claims of the arm against the baseline: ``match``, ``worse``
-    (a negative result) or ``neutral`` (arms of an ablation, each against the normalized reference)."""
+    """One verdict line; ``expect``: ``match`` (the paper claims the arm matches the baseline: the line says
+    whether that holds) or ``neutral`` (a negative result, an ablation: the line says what we see)."""
     diff = (np.mean(other) - np.mean(base)) if other and base else math.nan
     t, p = welch(base, other)
     stat = f"Δ {metric} = {diff:+.4g}, Welch's t = {t:.2f}, p = {p:.3g}, n = {len(base)} vs {len(other)}"
@@ -119,7 +120,7 @@ def verdict(base_name: str, base: list[float], name: str, other: list[float], n_
         return f"**{name} {bad}**; over the rest: {stat}."
     if not math.isfinite(p):
         return f"{name} vs {base_name}: {stat}: too few completed seeds for a test (need ≥ 2 each)."
-    if expect in ("worse", "neutral"):  # say what we see; the experiment README interprets
+    if expect == "neutral":
         if p >= ALPHA:
             return f"{name} vs {base_name}: {stat}. No significant difference at α = {ALPHA}."
         better = (diff > 0) == higher_is_better
@@ -141,7 +142,7 @@ def write_csv(runs: list[Run], path: Path) -> None:
         for r in runs:
             s = r.summary
             w.writerow([r.config["name"], r.arm, r.config["norm"]["name"],
-                        r.config["norm"]["alpha_init"] if r.config["norm"]["name"] not in (*BASELINE_NORMS, "none") else "",
+                        r.config["norm"]["alpha_init"] if is_dyt_family(r.config["norm"]["name"]) else "",
                         r.seed, s.get("status"), s.get("step"), _fmt(s.get("epochs"), 3), _fmt(s.get("final/val/acc1"), 2),
                         _fmt(s.get("final/val/loss"), 4), _fmt(s.get("final/train_loss"), 4),
                         _fmt(s.get("train_seconds"), 1), _fmt(s.get("samples_per_second"), 1),

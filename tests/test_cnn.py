@@ -7,10 +7,10 @@ import torch
 from timm.layers import LayerNorm, LayerNorm2d
 from torch import nn
 
-from dyt.convert import count_norms, is_norm_like
+from dyt.convert import UnsupportedNormError, convert_norms, count_norms, is_norm_like
 from dyt.layers import DyT, DyT2d
 from dyt.models import ConfigError, build_model
-from dyt.models.cnn import PlainNet, swap_norms
+from dyt.models.cnn import PlainNet
 from dyt.train import run, validate
 from dyt.trainer import clip_gradients, dyt_alphas
 from tests.conftest import REPO, compose
@@ -31,23 +31,6 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())  # parameters only: BN's running stats are buffers
 
 
-def test_dyt2d_applies_weight_and_bias_per_channel_on_nchw():
-    torch.manual_seed(0)
-    layer = DyT2d(3, alpha_init=0.7)
-    with torch.no_grad():
-        layer.weight.copy_(torch.tensor([1.0, -2.0, 3.0]))
-        layer.bias.copy_(torch.tensor([0.5, 0.0, -1.0]))
-    x = torch.randn(2, 3, 4, 5)  # C=3 differs from H=4 and W=5: a wrong broadcast cannot pass
-    y = layer(x)
-    for c in range(3):
-        expected = layer.weight[c] * torch.tanh(0.7 * x[:, c]) + layer.bias[c]
-        torch.testing.assert_close(y[:, c], expected)
-    # the same numbers as channels-last DyT on the permuted tensor
-    last = DyT(3, alpha_init=0.7)
-    last.load_state_dict(layer.state_dict())
-    torch.testing.assert_close(y, last(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
-
-
 @pytest.mark.parametrize("overrides", DYT_ARMS, ids=lambda o: " ".join(o))
 def test_no_batchnorm_or_layernorm_left_with_dyt(overrides):
     model = build(*overrides)
@@ -60,11 +43,11 @@ def test_no_batchnorm_or_layernorm_left_with_dyt(overrides):
 def test_every_norm_position_becomes_dyt_of_its_layout(experiment, baseline):
     base = count_norms(build(f"experiment={experiment}", f"norm={baseline}"))
     dyt = count_norms(build(f"experiment={experiment}", "norm=dyt"))
-    if experiment == "convnext":  # stem, downsampling and head: channels-first; blocks: channels-last
-        assert base == {"LayerNorm2d": 5, "LayerNorm": 12}
-        assert dyt == {"DyT2d": 5, "DyT": 12}
-    else:
+    if experiment != "convnext":
         assert dyt == {"DyT2d": base["BatchNorm2d"]}
+        return
+    # stem, downsampling and head: channels-first; blocks: channels-last
+    assert base == {"LayerNorm2d": 5, "LayerNorm": 12} and dyt == {"DyT2d": 5, "DyT": 12}
     convnext = build("experiment=convnext", "norm=dyt")
     assert isinstance(convnext.stem[1], DyT2d) and isinstance(convnext.stages[1].downsample[0], DyT2d)
     assert isinstance(convnext.stages[0].blocks[0].norm, DyT) and not isinstance(convnext.stages[0].blocks[0].norm, DyT2d)
@@ -141,12 +124,14 @@ def test_ln_in_a_resnet_is_layernorm2d_not_silently_batchnorm():
     assert count_norms(build("experiment=resnet", "norm=ln")) == {"LayerNorm2d": 20}
 
 
-def test_swap_norms_refuses_unknown_norms_and_keeps_the_count():
+def test_convert_norms_with_layer_factories_swaps_by_layout_and_refuses_unknown_norms():
     model = nn.Sequential(LayerNorm2d(4), nn.Conv2d(4, 4, 1), LayerNorm(4))
-    swap_norms(model, {LayerNorm2d: DyT2d, LayerNorm: DyT})
+    convert_norms(model, layers={LayerNorm2d: DyT2d, LayerNorm: DyT})
     assert [type(m) for m in model] == [DyT2d, nn.Conv2d, DyT]
-    with pytest.raises(RuntimeError, match="GroupNorm"):
-        swap_norms(nn.Sequential(nn.GroupNorm(2, 4)), {LayerNorm2d: DyT2d})
+    untouched = nn.Sequential(LayerNorm2d(4), nn.GroupNorm(2, 4))
+    with pytest.raises(UnsupportedNormError, match="GroupNorm"):
+        convert_norms(untouched, layers={LayerNorm2d: DyT2d})
+    assert type(untouched[0]) is LayerNorm2d  # nothing changed
 
 
 def test_plain_net_has_no_residuals_and_the_configured_norm():

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.models.norm import BASELINES
 from dyt.paper import PAPER_RESULTS
 from dyt.report import ALPHA, load_runs, mean_std, welch
+from dyt.variants import is_dyt_family
 
 
 def _arms(runs_dirs: list[Path]) -> dict[str, list]:
@@ -85,7 +85,7 @@ def compare(runs_dirs: list[Path], reference: str, paper_key: str | None = None,
         mean, sd = mean_std(done)
         t, p = welch(ref_values, done) if tag != reference else (math.nan, math.nan)
         paper_value = by_norm.get(name, "n/a")
-        if name not in BASELINES and runs[0].config["norm"].get("alpha_init") != ref_init:
+        if is_dyt_family(name) and runs[0].config["norm"].get("alpha_init") != ref_init:
             paper_value = "n/a (alpha init differs from the reference's)"  # the paper's number is for its own init
         paper_diverged = paper_value is None
         paper_delta = (paper_value - ref_paper) if isinstance(paper_value, (int, float)) and isinstance(ref_paper, (int, float)) else None

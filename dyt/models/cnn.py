@@ -32,7 +32,7 @@ import torch
 from timm.layers import LayerNorm, LayerNorm2d
 from torch import nn
 
-from dyt.convert import count_norms, is_norm_like
+from dyt.convert import convert_norms, count_norms
 from dyt.layers import DyT
 from dyt.models.norm import ConfigError, norm_layer
 
@@ -45,9 +45,6 @@ def build_cnn(model_cfg, norm_cfg, data_cfg, num_classes: int) -> nn.Module:
     if norm_cfg.get("zero_init_last") is not None and model_cfg.family != "resnet":
         raise ConfigError(f"norm.zero_init_last applies to residual blocks ending in a norm (model.family=resnet), "
                           f"not to {model_cfg.family}: drop it (norm.zero_init_last=null)")
-    if norm_cfg.name == "none" and model_cfg.family != "nfnet":
-        raise ConfigError(f"norm=none builds no norm layer: only normalizer-free models (model=nf_resnet26_small) "
-                          f"take it, not model.family={model_cfg.family}")
     model = builders[model_cfg.family](model_cfg, norm_cfg, data_cfg, num_classes)
     model.resolved = {**getattr(model, "resolved", {}), "norm_counts": count_norms(model)}
     return model
@@ -177,31 +174,6 @@ def build_vgg(model_cfg, norm_cfg, data_cfg, num_classes: int) -> nn.Module:
 # --------------------------------------------------------------------------------------------- ConvNeXt
 
 
-def swap_norms(model: nn.Module, swaps: dict[type, Callable]) -> nn.Module:
-    """Replace every module whose exact type is a key of ``swaps`` by ``swaps[type](num_features)``.
-
-    Any other norm-like module raises before anything changes, and the number
-    of norms must be the same afterwards (``dyt.convert.convert_norms`` does
-    this for scalar-alpha DyT only; this takes any layer of the norm registry).
-    """
-    targets, others = [], []
-    for name, module in model.named_modules():
-        if type(module) in swaps:
-            targets.append(name)
-        elif is_norm_like(module):
-            others.append(f"{name} ({type(module).__name__})")
-    if others:
-        raise RuntimeError(f"cannot swap norms of type(s) not in {[c.__name__ for c in swaps]}: {', '.join(others)}")
-    before = sum(count_norms(model).values())
-    for name in targets:
-        old = model.get_submodule(name)
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent), child, swaps[type(old)](old.normalized_shape[0]))
-    if sum(count_norms(model).values()) != before:
-        raise RuntimeError(f"swap_norms changed the number of norms: {before} -> {count_norms(model)}")
-    return model
-
-
 def build_convnext(model_cfg, norm_cfg, data_cfg, num_classes: int) -> nn.Module:
     kwargs = dict(model_cfg.kwargs)
     if kwargs.get("conv_mlp"):
@@ -230,7 +202,7 @@ def build_convnext(model_cfg, norm_cfg, data_cfg, num_classes: int) -> nn.Module
             raise ConfigError(f"{data_cfg.image_size}px images vanish before ConvNeXt's last stage: "
                               f"use fewer stages (model.kwargs.depths, dims) or larger images")
     if cf is not None or cl is not None:  # ln: keep timm's own
-        swap_norms(model, {LayerNorm2d: cf or LayerNorm2d, LayerNorm: cl or LayerNorm})
+        convert_norms(model, layers={LayerNorm2d: cf or LayerNorm2d, LayerNorm: cl or LayerNorm})
     check_only(model, {layer_class(cf or LayerNorm2d), layer_class(cl or LayerNorm)}, model_cfg.arch)
     model.resolved = {"model.stem": "small" if small else "timm"}
     return model

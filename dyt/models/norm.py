@@ -13,8 +13,8 @@ from timm.layers import RmsNorm, RmsNorm2d
 from torch import nn
 
 from dyt.calibrate import PLACEHOLDER_ALPHA, calibration_target
-from dyt.layers import DyT, DyT2d, check_alpha_init
-from dyt.variants import DYT_FAMILY, VARIANTS
+from dyt.layers import check_alpha_init
+from dyt.variants import DYT_FAMILY
 
 
 class ConfigError(ValueError):
@@ -36,21 +36,14 @@ def alpha_value(value, key: str = "norm.alpha_init") -> float:
         raise ConfigError(f"{key} must be a number > 0, got {value!r} (the paper uses 0.5)") from None
 
 
-def _dyt(norm_cfg, channels_first: bool) -> Callable:
-    return partial(
-        DyT2d if channels_first else DyT,
-        alpha_init=alpha_value(norm_cfg.alpha_init),
-        alpha_per_channel=bool(norm_cfg.get("alpha_per_channel", False)),
-        fused=bool(norm_cfg.get("fused", True)),
-    )
-
-
-def _dyt_variant(name: str) -> Callable:
-    """A factory like ``_dyt`` (same arguments) for the DyT variant ``name`` of ``dyt/variants.py``."""
+def _dyt_family(name: str) -> Callable:
+    """The factory for DyT or one of its variants (``dyt/variants.py``): the layer of the position's layout."""
 
     def factory(norm_cfg, channels_first: bool) -> Callable:
-        base = _dyt(norm_cfg, channels_first)
-        return partial(DYT_FAMILY[name][1 if channels_first else 0], *base.args, **base.keywords)
+        return partial(DYT_FAMILY[name][1 if channels_first else 0],
+                       alpha_init=alpha_value(norm_cfg.alpha_init),
+                       alpha_per_channel=bool(norm_cfg.get("alpha_per_channel", False)),
+                       fused=bool(norm_cfg.get("fused", True)))
 
     return factory
 
@@ -70,9 +63,8 @@ def _no_norm() -> Callable:
 NORMS: dict[str, Callable] = {
     "ln": lambda norm_cfg, channels_first: None,
     "rmsnorm": lambda norm_cfg, channels_first: RmsNorm2d if channels_first else RmsNorm,
-    "dyt": _dyt,
-    # squashing ablation (hardtanh, sigmoid, identity, *_noalpha), Derf, DyISRU: dyt/variants.py
-    **{name: _dyt_variant(name) for name in VARIANTS},
+    # dyt, and the squashing ablation (hardtanh, sigmoid, identity, *_noalpha), Derf, DyISRU: dyt/variants.py
+    **{name: _dyt_family(name) for name in DYT_FAMILY},
     "bn": lambda norm_cfg, channels_first: _batchnorm(channels_first),
     "none": lambda norm_cfg, channels_first: _no_norm(),
 }
@@ -86,4 +78,4 @@ def norm_layer(norm_cfg, channels_first: bool = False) -> Optional[Callable]:
     return factory(norm_cfg, channels_first)
 
 
-BASELINES = ("ln", "rmsnorm", "bn", "none")  # norms with no alpha: the normalized (or normalizer-free) baselines
+BASELINES = tuple(name for name in NORMS if name not in DYT_FAMILY)  # no alpha: ln, rmsnorm, bn, none
