@@ -110,9 +110,11 @@ def calibration_batch(train) -> torch.Tensor:
     return x
 
 
-def calibrate_run(model: nn.Module, norm_cfg, train, out_dir: Path, resuming: bool, is_main: bool = True) -> None:
-    """Calibrate ``model`` for a run if ``norm.alpha_init`` asks for it; records the alphas in
-    ``<out_dir>/calibration.json`` and ``model.calibration`` (copied into summary.json).
+def calibrate_run(model: nn.Module, norm_cfg, train, out_dir: Path, resuming: bool, is_main: bool = True,
+                  device: torch.device | str = "cpu") -> None:
+    """Calibrate ``model`` for a run if ``norm.alpha_init`` asks for it, on the device it will train on
+    (the model moves there); records the alphas in ``<out_dir>/calibration.json`` and ``model.calibration``
+    (copied into summary.json).
 
     A resumed run skips it (its checkpoint holds the trained alphas) and reads the record."""
     target = calibration_target(norm_cfg.alpha_init)
@@ -124,7 +126,7 @@ def calibrate_run(model: nn.Module, norm_cfg, train, out_dir: Path, resuming: bo
         return
     if not is_main:  # DDP broadcasts rank 0's parameters when it wraps the model
         return
-    alphas = calibrate_alphas(model, calibration_batch(train), target)
+    alphas = calibrate_alphas(model.to(device), calibration_batch(train).to(device), target)
     model.calibration = {"target": target, "alphas": alphas}
     record.write_text(json.dumps(model.calibration, indent=1))
     model.alpha_note = f"calibrated: alpha = {target:g} / std(input) on the first training batch"

@@ -139,9 +139,15 @@ class Config:
 def alpha_tag(alpha_init, attn=None, mlp=None, final=None) -> str:
     """Run-dir label of an alpha init: ``0.5`` -> ``a0.5``, ``calibrate`` -> ``cal1``, ``calibrate:2`` -> ``cal2``;
     GPT per-position inits are appended when given (``aauto-attn1-mlp0.25``); calibration overrides them."""
+    from dyt.calibrate import calibration_target  # lazily: dyt.calibrate imports torch
+
     text = str(alpha_init)
-    if text.startswith("calibrate"):
-        return "cal" + (text.partition(":")[2] or "1")
+    try:
+        target = calibration_target(text)
+    except ValueError:  # malformed: the run's validation names the fix; the tag only has to be a string
+        return "cal" + text.partition(":")[2]
+    if target is not None:
+        return f"cal{target:g}"  # calibrate:2 and calibrate:2.0 share a run dir
     positions = {"attn": attn, "mlp": mlp, "final": final}
     return f"a{text}" + "".join(f"-{k}{float(v):g}" for k, v in positions.items() if v is not None)
 

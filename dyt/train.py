@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from dyt.config import CONF_DIR  # importing dyt.config registers the structured schema
-from dyt.calibrate import calibrate_run
+from dyt.calibrate import calibrate_run, calibration_target
 from dyt.checkpoint import CheckpointError
 from dyt.data import DataError, build_data
 from dyt.dist import init_distributed
@@ -30,7 +30,8 @@ from dyt.log import RunLogger
 from dyt.models import FAMILIES, ConfigError, build_model
 from dyt.models.norm import BASELINES, NORMS, alpha_value
 from dyt.provenance import code_state
-from dyt.trainer import CHECKPOINT, SUMMARY, fit, total_steps
+from dyt.variants import is_dyt_family
+from dyt.trainer import CHECKPOINT, SUMMARY, fit, resolve_device, total_steps
 
 INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
 CONFIG_FILE = "config.yaml"
@@ -46,12 +47,16 @@ def validate(cfg: DictConfig) -> None:
     """Semantic checks the schema cannot express; raise ``ConfigError`` naming the fix."""
     if cfg.norm.name not in NORMS:
         raise ConfigError(f"unknown norm {cfg.norm.name!r}: choose one of {', '.join(NORMS)}")
-    if cfg.norm.name == "dyt":
+    if is_dyt_family(cfg.norm.name):
         if str(cfg.norm.alpha_init) == "auto":
             if cfg.model.family != "gpt":
                 raise ConfigError("norm.alpha_init=auto is the paper's LLM width rule: GPT models only; give a number")
         else:
             alpha_value(cfg.norm.alpha_init)
+        positions = [k for k in ("alpha_attn", "alpha_mlp", "alpha_final") if cfg.norm.get(k) is not None]
+        if positions and calibration_target(cfg.norm.alpha_init) is not None:
+            raise ConfigError(f"norm.alpha_init={cfg.norm.alpha_init} sets every alpha from data: drop "
+                              + ", ".join(f"norm.{k}" for k in positions) + " (or set them to null)")
     if cfg.model.family not in FAMILIES:
         raise ConfigError(f"unknown model.family {cfg.model.family!r}: choose one of {', '.join(FAMILIES)}")
     if cfg.trainer.max_steps is not None and cfg.trainer.max_steps <= 0:
@@ -153,7 +158,7 @@ def _run_locked(cfg: DictConfig, out_dir: Path, dist_info) -> dict:
             print(f"{out_dir}: already completed ({done['step']} steps); delete it to train again")
             return done
     calibrate_run(model, cfg.norm, data.train, out_dir, resuming=(out_dir / CHECKPOINT).exists(),
-                  is_main=dist_info.is_main)
+                  is_main=dist_info.is_main, device=resolve_device(cfg.trainer.device))
     if getattr(model, "resolved", None):  # what "auto" and per-position defaults became, for the record
         resolved["resolved"] = model.resolved
     if dist_info.is_main:

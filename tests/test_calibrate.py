@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from dyt.calibrate import calibrate_alphas, calibration_target, dyt_layers
+from dyt.calibrate import calibrate_alphas, calibration_target
+from dyt.layers import dyt_layers
 from dyt.layers import DyT, DyT2d
 from dyt.models import ConfigError, build_model
 from dyt.train import run
@@ -124,3 +125,14 @@ def test_smoke_run_with_calibrate_records_its_alphas_and_resumes_without_recalib
     (out / "calibration.json").write_text(json.dumps({"target": 1.0, "alphas": {"marker": 1.0}}))
     resumed = run(compose(*common, "trainer.max_steps=8"))  # resumes from last.pt: the record is read, not redone
     assert resumed["step"] == 8 and resumed["calibration"]["alphas"] == {"marker": 1.0}
+
+
+def test_calibration_refuses_explicit_per_position_alphas_and_tags_by_target():
+    from dyt.models import ConfigError
+    from dyt.train import validate
+
+    with pytest.raises(ConfigError, match="drop norm.alpha_attn"):
+        validate(compose("experiment=gpt", "norm=dyt_cal", "norm.alpha_attn=1"))
+    validate(compose("experiment=gpt", "norm=dyt_cal"))  # fine without them
+    assert compose("experiment=vit", "norm=dyt", "norm.alpha_init=calibrate:2.0").norm.tag == "dyt-cal2"
+    assert compose("experiment=resnet", "norm=dyt_pc", "norm.alpha_init=calibrate").norm.tag == "dyt-pc-cal1"
