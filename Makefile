@@ -47,7 +47,7 @@ test: install data data-text ## run the test suite (all of it, slow tests includ
 test-fast: install data data-text ## the test suite without tests marked slow
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
 
-reproduce-vit: install data ## LN vs DyT vs DyT with calibrated alpha, ViT on Fashion-MNIST, 3 seeds (~25 min on 2 CPU cores), then its report
+reproduce-vit: install data ## LN vs DyT vs DyT with calibrated alpha, ViT on Fashion-MNIST, 3 seeds (~25 min on 2 CPU cores, estimated), then its report
 	$(PY) -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-vit
 
@@ -67,7 +67,7 @@ reproduce-convnext: install data ## LN vs DyT in a small ConvNeXt on Fashion-MNI
 	$(PY) -m dyt.train -m experiment=convnext norm=$(CONVNEXT_NORMS) seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-convnext
 
-sweep-alpha: install data ## ViT alpha-init sweep: 7 inits + calibrated x 3 seeds + LN, 1 epoch each (~30 min on 2 CPU cores), then its report
+sweep-alpha: install data ## ViT alpha-init sweep: 7 inits + calibrated x 3 seeds + LN, 1 epoch each (~27 one-minute runs on 2 CPU cores), then its report
 	$(PY) -m dyt.train -m +sweep=alpha_vit trainer=vit_sweep trainer.progress=false
 	$(MAKE) --no-print-directory report-sweep
 
@@ -115,7 +115,7 @@ bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GP
 .PHONY: analysis
 ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru
 ANALYSIS_ARGS  ?=# extra overrides for every training run, e.g. trainer.threads=1 on a busy machine
-analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 1/std, squashing ablation, Derf/DyISRU (~40 min on 2 CPU cores) into results/analysis/
+analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 1/std, squashing ablation, Derf/DyISRU (~38 min on 2 CPU cores given the reproduce-vit/gpt runs) into results/analysis/
 	@test -f runs/vit/ln/seed0/last.pt || $(PY) -m dyt.train experiment=vit norm=ln seed=0 trainer.progress=false $(ANALYSIS_ARGS)
 	@test -f runs/gpt/ln/seed0/last.pt || $(PY) -m dyt.train experiment=gpt norm=ln seed=0 trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.train -m experiment=ablation norm=$(ABLATION_NORMS) seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
