@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.report import BASELINE_NORMS, Run, load_runs, mean_std, welch
+from dyt.report import BASELINE_NORMS, Run, _band, load_runs, mean_std, welch
 
 PAPER_STATEMENT = ("non-LLM models are insensitive to alpha init between 0.5 and 1.2 (supervised ViT-L diverges "
                    "above 0.6; bigger models or higher LRs need smaller alpha); LLMs need tuned, per-position, "
@@ -148,18 +148,13 @@ def plot_curves(cols: dict[str, list[Run]], base: str | None, path: Path) -> Non
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric in zip(axes, ("train/loss", "val/loss")):
         for key in keys:
-            series = [r.series(metric) for r in cols[key] if r.completed]
-            series = [(s, v) for s, v in series if len(s)]
-            if not series:
+            band = _band([r for r in cols[key] if r.completed], metric)
+            if band is None:
                 continue
-            n = min(len(s) for s, _ in series)
-            steps = series[0][0][:n]
-            values = np.stack([v[:n] for _, v in series])
+            steps, mean, std = band
             label = key if key == base else (f"DyT {key}" if key.startswith("calibrate") else f"DyT alpha {key}")
-            line, = ax.plot(steps, values.mean(0), label=label)
-            if len(values) > 1:
-                ax.fill_between(steps, values.mean(0) - values.std(0, ddof=1), values.mean(0) + values.std(0, ddof=1),
-                                color=line.get_color(), alpha=0.15)
+            line, = ax.plot(steps, mean, label=label)
+            ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.set_xlabel("step")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
