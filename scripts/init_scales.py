@@ -14,18 +14,21 @@ import sys
 
 import torch
 
-from dyt.config import compose
-from dyt.convert import is_norm_like
-from dyt.data import build_data
-from dyt.models import build_model
-from dyt.trainer import loss_fn
+from dyt.nn.convert import is_norm_like
+from dyt.run.build import build_model
+from dyt.run.data import build_data
+from dyt.run.schema import compose
+from dyt.run.spec import build_spec
+from dyt.run.trainer import loss_fn
+
 
 def main(overrides: list[str]) -> None:
     cfg = compose(*overrides)
+    spec = build_spec(cfg)
     torch.manual_seed(cfg.seed)
     data = build_data(cfg)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, data.num_classes)
+    model = build_model(spec, data.num_classes).model
     stats = {}
     for name, module in model.named_modules():
         if is_norm_like(module) and name:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dyt.config import compose  # noqa: F401 - tests import it from here
+from dyt.run.build import build_model
+from dyt.run.rundir import RunDir
+from dyt.run.schema import compose  # noqa: F401 - tests import it from here
+from dyt.run.spec import build_spec
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
@@ -27,6 +30,16 @@ needs_cxx = pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "
                                reason="no C++ compiler: torch.compile on CPU needs one (apt-get install g++)")
 
 
+def build(cfg, num_classes: int | None = None):
+    """The model a run of ``cfg`` trains (spec resolved, builder dispatched)."""
+    return build_model(build_spec(cfg), num_classes).model
+
+
+def metrics(run_dir) -> list[dict]:
+    """The rows of a run dir's metrics.jsonl."""
+    return RunDir(run_dir).metrics()
+
+
 @pytest.fixture
 def smoke_cfg(tmp_path):
     """A composer of smoke-sized configs writing to ``tmp_path/run``."""
@@ -38,7 +51,7 @@ def smoke_cfg(tmp_path):
     return make
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: int = 1800, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m dyt.train ARGS`` in a subprocess, as a user runs it."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "dyt.train", *args], cwd=cwd or REPO, env=full_env,

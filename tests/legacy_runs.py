@@ -25,11 +25,13 @@ PROVENANCE = {"git_sha": "0123456789abcdef0123456789abcdef01234567", "git_dirty"
 VIT_LAYERS = [f"blocks.{i}.norm{j}" for i in range(6) for j in (1, 2)] + ["fc_norm"]
 GPT_LAYERS = [f"blocks.{i}.norm_{p}" for i in range(4) for p in ("attn", "mlp")] + ["norm_final"]
 CNN_LAYERS = ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer4.1.bn2"]
+# config keys the schema gained after this format: a legacy config.yaml does not have them
+NEWER_KEYS = ("arm", "trainer.extend")
 
 
 @lru_cache(maxsize=None)
 def _base(*overrides: str) -> dict:
-    from dyt.config import compose
+    from dyt.run.schema import compose
 
     return OmegaConf.to_container(compose(*overrides), resolve=False)
 
@@ -39,7 +41,15 @@ def _config(overrides: tuple[str, ...], norm_name: str, seed: int, **keys) -> di
     base = OmegaConf.create(_base(*overrides))
     norm_file = OmegaConf.load(REPO / "conf" / "norm" / f"{norm_name}.yaml")
     cfg = OmegaConf.merge(base, {"norm": norm_file}, {"seed": seed}, keys)
-    return OmegaConf.to_container(cfg, resolve=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for key in NEWER_KEYS:
+        *parents, leaf = key.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node.pop(leaf, None)
+    config["out_dir"] = f"{config['runs_root']}/{config['name']}/{config['norm']['tag']}/seed{seed}"
+    return config
 
 
 def _rows(rng, steps: int, every: int, evals: list[int], layers: list[str], final_loss: float, final_acc: float,

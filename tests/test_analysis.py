@@ -10,7 +10,7 @@ import torch
 import yaml
 from torch import nn
 
-from dyt.analysis import alpha_std, compare, scurve
+from dyt.reports.analysis import alpha_std, compare, scurve
 
 
 def _pairs_sorted(x, y):
@@ -62,10 +62,10 @@ def test_subsampling_keeps_pairs_together_and_hooks_are_removed():
 
 
 def test_a_timm_vit_gives_every_layernorm_shallow_to_deep():
-    from dyt.models import build_model
+    from tests.conftest import build
     from tests.conftest import compose
 
-    model = build_model(compose("norm=ln"))
+    model = build(compose("norm=ln"))
     layers = scurve.record_points(model, torch.randn(4, 1, 28, 28), max_points=500)
     names = [lp.name for lp in layers]
     assert names[0] == "blocks.0.norm1" and names[-1] == "fc_norm" and len(names) == 2 * 6 + 1
@@ -134,7 +134,7 @@ def _metrics_fixture(path, alpha_of_std=lambda s: 0.8 / s):
 
 def test_alpha_std_reads_metrics_and_correlates(tmp_path):
     _metrics_fixture(tmp_path / "run")
-    points = alpha_std.read_alpha_std(tmp_path / "run" / "metrics.jsonl")
+    points = alpha_std.read_alpha_std(tmp_path / "run")
     assert len(points.steps) == 9 and points.layers[:3] == LAYERS and list(points.layer_index[:3]) == [0, 1, 2]
     np.testing.assert_allclose(points.alpha, 0.8 * points.inv_std)
     r = alpha_std.correlations(points)
@@ -212,7 +212,7 @@ def test_input_stds_record_the_true_std_only_while_armed():
     from torch import nn
 
     from dyt import DyT
-    from dyt.trainer import InputStds
+    from dyt.run.trainer.diagnostics import InputStds
 
     torch.manual_seed(0)
     model = nn.Sequential(DyT(8), nn.Linear(8, 8), DyT(8))

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from dyt.calibrate import calibrate_alphas, calibration_target
-from dyt.layers import dyt_layers
-from dyt.layers import DyT, DyT2d
-from dyt.models import ConfigError, build_model
-from dyt.train import run
-from tests.conftest import compose, run_cli
+from dyt.nn.layers import DyT, DyT2d, dyt_layers
+from dyt.run.alpha import parse_alpha_init
+from dyt.run.calibrate import calibrate_alphas
+from dyt.run.errors import ConfigError
+from dyt.run.job import run
+from tests.conftest import build, compose, run_cli
 
 
 def _inputs_of_dyt_layers(model, x):
@@ -49,7 +49,7 @@ class ConvNet(nn.Module):
 def test_each_layer_alpha_times_input_std_equals_the_target(target):
     torch.manual_seed(0)
     cfg = compose("experiment=vit", "norm=dyt")
-    model = build_model(cfg)
+    model = build(cfg)
     x = torch.randn(64, 1, 28, 28)
     alphas = calibrate_alphas(model, x, target)
     inputs = _inputs_of_dyt_layers(model, x)  # a second pass sees the calibrated inputs
@@ -88,20 +88,25 @@ def test_calibration_is_deterministic_for_a_seed(tmp_path):
 
 
 def test_a_model_without_dyt_is_left_unchanged():
-    model = build_model(compose("experiment=vit", "norm=ln"))
+    model = build(compose("experiment=vit", "norm=ln"))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert calibrate_alphas(model, torch.randn(4, 1, 28, 28)) == {}
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_calibration_target_parsing():
-    assert calibration_target(0.5) is None and calibration_target("auto") is None
-    assert calibration_target("calibrate") == 1.0 and calibration_target("calibrate:2") == 2.0
+def test_alpha_init_is_parsed_in_one_place():
+    assert parse_alpha_init(0.5).kind == "value" and parse_alpha_init(0.5).value == 0.5
+    assert parse_alpha_init("auto").kind == "auto" and parse_alpha_init("1").tag == "a1"
+    assert (parse_alpha_init("calibrate").value, parse_alpha_init("calibrate:2").value) == (1.0, 2.0)
+    assert parse_alpha_init("calibrate:2.0").tag == parse_alpha_init("calibrate:2").tag == "cal2"
     for bad in ("calibrate:", "calibrate:x", "calibrate:-1", "calibrated"):
-        with pytest.raises(ValueError, match="calibrate"):
-            calibration_target(bad)
+        with pytest.raises(ConfigError, match="calibrate"):
+            parse_alpha_init(bad)
+    for bad in ("0", "-1", "nan", "inf", "abc", True):
+        with pytest.raises(ConfigError, match="must be a number > 0"):
+            parse_alpha_init(bad)
     with pytest.raises(ConfigError, match="calibrate:1"):
-        build_model(compose("experiment=vit", "norm=dyt", "norm.alpha_init=calibrate:0"))
+        build(compose("experiment=vit", "norm=dyt", "norm.alpha_init=calibrate:0"))
 
 
 def test_bad_calibration_target_via_the_cli_is_one_line(tmp_path):
@@ -123,16 +128,16 @@ def test_smoke_run_with_calibrate_records_its_alphas_and_resumes_without_recalib
     assert "calibrated" in summary["alpha_init_note"]
     assert all(a > 0 for a in record["alphas"].values())
     (out / "calibration.json").write_text(json.dumps({"target": 1.0, "alphas": {"marker": 1.0}}))
-    resumed = run(compose(*common, "trainer.max_steps=8"))  # resumes from last.pt: the record is read, not redone
+    resumed = run(compose(*common, "trainer.max_steps=8", "trainer.extend=true"))  # the record is read, not redone
     assert resumed["step"] == 8 and resumed["calibration"]["alphas"] == {"marker": 1.0}
 
 
 def test_calibration_refuses_explicit_per_position_alphas_and_tags_by_target():
-    from dyt.models import ConfigError
-    from dyt.train import validate
+    from dyt.run.errors import ConfigError
+    from dyt.run.spec import build_spec
 
     with pytest.raises(ConfigError, match="drop norm.alpha_attn"):
-        validate(compose("experiment=gpt", "norm=dyt_cal", "norm.alpha_attn=1"))
-    validate(compose("experiment=gpt", "norm=dyt_cal"))  # fine without them
+        build_spec(compose("experiment=gpt", "norm=dyt_cal", "norm.alpha_attn=1"))
+    build_spec(compose("experiment=gpt", "norm=dyt_cal"))  # fine without them
     assert compose("experiment=vit", "norm=dyt", "norm.alpha_init=calibrate:2.0").norm.tag == "dyt-cal2"
     assert compose("experiment=resnet", "norm=dyt_pc", "norm.alpha_init=calibrate").norm.tag == "dyt-pc-cal1"

@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from dyt.claims import NOT_RUN, build_rows, main
+from dyt.reports.claims import NOT_RUN, RESULTS_BEGIN, RESULTS_END, build_rows, main
 
 
 def fake_run(root, folder, norm_name, tag, seed, acc, loss=1.0, status="completed"):
@@ -50,7 +50,7 @@ def test_cli_writes_the_table(tmp_path, capsys):
 
 def test_analysis_rows_read_what_dyt_analysis_writes(tmp_path):
     """Tables written by dyt.analysis.scurve's and dyt.analysis.alpha_std's own writers."""
-    from dyt.analysis import alpha_std, scurve
+    from dyt.reports.analysis import alpha_std, scurve
     from tests.test_analysis import _metrics_fixture
 
     out = tmp_path / "analysis"
@@ -82,15 +82,39 @@ def test_report_has_one_section_per_experiment_and_escapes_pipes(tmp_path):
         fake_run(tmp_path / "runs", "vit", "dyt", "dyt-cal1", seed, b)
     rows = {r.claim: r for r in build_rows(tmp_path / "runs", tmp_path / "a")}
     better = rows["Calibrated alpha beats the paper's 0.5 in a ViT (ours)"]
-    assert better.verdict == "reproduced: significantly better" and better.section == "calibrated_alpha"
+    assert better.verdict == "reproduced: significantly better at the 5% level" and better.section == "calibrated_alpha"
     out = tmp_path / "REPORT.md"
     main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
     text = out.read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == ["## vit", "## convnext", "## gpt", "## resnet", "## analysis", "## ablation", "## sweep_alpha",
-                        "## calibrated_alpha"]
+                        "## calibrated_alpha", "## speed"]
     assert "](../experiments/resnet/README.md)" in text
     assert "\\|x\\| > 50" in text  # the paper's "|x| > 50" inside a table cell
     for line in text.splitlines():
         if line.startswith("| ") and "claim" not in line:
             assert line.replace("\\|", "").count("|") == 7, line  # six cells per row
+
+
+def test_a_toy_claim_added_to_the_registry_alone_appears_in_the_report(tmp_path, monkeypatch):
+    """Adding a claim = one registry entry: its arms by config (resolved to run-dir labels), no other code."""
+    from dyt.reports import registry
+    from dyt.reports.registry import Arm, Claim
+
+    for seed, (a, b) in enumerate([(80.0, 81.0), (80.2, 81.3), (79.9, 80.8)]):
+        fake_run(tmp_path / "runs", "vit", "dyt", "dyt-a0.5", seed, a)
+        fake_run(tmp_path / "runs", "vit", "dyt", "dyt-a2", seed, b)
+    toy = Claim("Toy: alpha 2 beats alpha 0.5", "vit", "—", "python -m dyt.train -m norm=dyt norm.alpha_init=0.5,2",
+                "vit", Arm("norm=dyt"), Arm("norm=dyt", "norm.alpha_init=2"), expect="better", headline=True)
+    monkeypatch.setattr(registry, "CLAIMS", [*registry.CLAIMS, toy])
+    out = tmp_path / "REPORT.md"
+    main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| Toy: alpha 2 beats alpha 0.5 |"))
+    assert "dyt-a0.5: 80.03 ± 0.15 (n = 3); dyt-a2: 81.03 ± 0.25 (n = 3)" in row
+    assert "reproduced: significantly better at the 5% level" in row
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{RESULTS_BEGIN}\nstale\n{RESULTS_END}\noutro\n")
+    main(["--readme", str(readme), "--out", str(out)])
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
+    assert "| Toy: alpha 2 beats alpha 0.5 |" in text and "([vit](experiments/vit/README.md))" in text

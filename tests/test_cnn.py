@@ -7,24 +7,30 @@ import torch
 from timm.layers import LayerNorm, LayerNorm2d
 from torch import nn
 
-from dyt.convert import UnsupportedNormError, convert_norms, count_norms, is_norm_like
-from dyt.layers import DyT, DyT2d
-from dyt.models import ConfigError, build_model
-from dyt.models.cnn import PlainNet
-from dyt.train import run, validate
-from dyt.trainer import clip_gradients, dyt_alphas
+from dyt.nn.convert import UnsupportedNormError, convert_norms, count_norms, is_norm_like
+from dyt.nn.layers import DyT, DyT2d
+from dyt.run.errors import ConfigError
+from dyt.nn.plainnet import PlainNet
+from dyt.run.job import run
+from dyt.run.spec import build_spec
+from dyt.run.trainer.diagnostics import dyt_alphas
+from dyt.run.trainer.step import clip_gradients
+from dyt.run.build import Built, build_model
 from tests.conftest import REPO, compose
 
-# every way the CPU defaults are run (conf/experiment/* plus the NF-ResNet arm of `resnet`)
-NF = ("experiment=resnet", "model=nf_resnet26_small", "norm=none", "trainer=resnet_cpu_agc")
+# every way the CPU defaults are run (conf/experiment/*, the NF-ResNet arm of `resnet` among them)
+NF = ("experiment=resnet_nf",)
 DYT_ARMS = [("experiment=resnet", "norm=dyt"), ("experiment=resnet", "norm=dyt_zil"),
             ("experiment=resnet", "norm=dyt_pc"), ("experiment=vgg", "norm=dyt"), ("experiment=convnext", "norm=dyt")]
 
 
+def built(*overrides: str) -> Built:
+    """The model of a run with these overrides, and what its builder decided."""
+    return build_model(build_spec(compose(*overrides)))
+
+
 def build(*overrides: str) -> nn.Module:
-    cfg = compose(*overrides)
-    validate(cfg)
-    return build_model(cfg)
+    return built(*overrides).model
 
 
 def n_params(model: nn.Module) -> int:
@@ -61,12 +67,13 @@ def _last_gains(model: nn.Module) -> list[torch.Tensor]:
 @pytest.mark.parametrize("norm", ["bn", "dyt"])
 @pytest.mark.parametrize("zero_init_last", [True, False])
 def test_zero_init_last_does_what_it_says(norm, zero_init_last):
-    model = build("experiment=resnet", f"norm={norm}", f"norm.zero_init_last={zero_init_last}")
+    result = built("experiment=resnet", f"norm={norm}", f"norm.zero_init_last={zero_init_last}")
+    model = result.model
     gains = _last_gains(model)
     assert len(gains) == 8  # 2-2-2-2 BasicBlocks
     assert all(torch.all(g == (0.0 if zero_init_last else 1.0)) for g in gains)
     assert torch.all(model.layer1[0].bn1.weight == 1.0) and torch.all(model.bn1.weight == 1.0)  # only the last one
-    assert model.resolved["norm.zero_init_last"] is zero_init_last
+    assert result.resolved["norm.zero_init_last"] is zero_init_last
 
 
 def test_zero_init_last_defaults_on_for_bn_off_for_dyt():
@@ -94,10 +101,11 @@ def test_parameter_counts_differ_by_the_alphas_only(experiment, baseline):
 
 
 def test_small_image_stems_keep_28px_resolution_into_the_first_stage():
-    resnet = build("experiment=resnet")
+    result = built("experiment=resnet")
+    resnet = result.model
     assert resnet.conv1.stride == (1, 1) and isinstance(resnet.maxpool, nn.Identity)
     feats = resnet.layer1(resnet.act1(resnet.bn1(resnet.conv1(torch.randn(2, 1, 28, 28)))))
-    assert feats.shape == (2, 16, 28, 28) and resnet.resolved["model.stem"] == "small"
+    assert feats.shape == (2, 16, 28, 28) and result.resolved["model.stem"] == "small"
     nf = build(*NF)
     assert nf.stem(torch.randn(2, 1, 28, 28)).shape[-2:] == (28, 28) and count_norms(nf) == {}
     assert nf(torch.randn(2, 1, 28, 28)).shape == (2, 10)
@@ -148,10 +156,10 @@ def test_every_new_experiment_config_composes_and_builds():
         baseline = "ln" if "convnext" in name else "bn"
         for norm in (baseline, "dyt"):
             cfg = compose(f"experiment={name}", f"norm={norm}")
-            validate(cfg)
+            spec = build_spec(cfg)
             assert cfg.name == name and cfg.out_dir == f"runs/{name}/{cfg.norm.tag}/seed0"
             if "in1k" not in name:  # the ImageNet models are built in other tests (slow to build 4 times)
-                assert n_params(build_model(cfg)) > 0
+                assert n_params(build_model(spec).model) > 0
     nf = compose(*NF)
     assert nf.out_dir == "runs/resnet/nf/seed0" and (nf.trainer.clip_mode, nf.trainer.clip_grad) == ("agc", 0.01)
     tags = {compose("experiment=resnet", f"norm={n}").norm.tag for n in ("bn", "dyt", "dyt_zil", "dyt_pc")}
@@ -180,7 +188,7 @@ def test_per_channel_alpha_is_logged_as_its_mean():
 
 SMOKE = {"resnet": ("experiment=resnet", "norm=dyt"), "vgg": ("experiment=vgg", "norm=dyt"),
          "convnext": ("experiment=convnext", "norm=dyt"),
-         "nf_resnet": (*NF[:3], "trainer.clip_mode=agc", "trainer.clip_grad=0.01")}  # smoke replaces resnet_cpu_agc
+         "nf_resnet": (*NF, "trainer.clip_mode=agc", "trainer.clip_grad=0.01")}  # smoke replaces resnet_cpu_agc
 
 
 @pytest.mark.slow
@@ -197,7 +205,7 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
 
     import yaml
 
-    from dyt.report import report
+    from dyt.reports.experiment import report
 
     accs = {"bn": [90.0, 90.2, 90.1], "dyt-a0.5": [80.0, 80.5, 79.8], "nf": [88.0, 88.3, 87.9],
             "dyt-zil-a0.5": [70.0, 70.4]}
@@ -217,14 +225,17 @@ def test_report_ranks_the_arms_and_words_the_negative_result(tmp_path):
     failed.mkdir(parents=True)
     (failed / "failed.json").write_text(json.dumps({"error": "RuntimeError: boom", "config": {
         "name": "resnet", "seed": 2, "norm": {"name": "dyt", "tag": "dyt-zil-a0.5", "alpha_init": 0.5}}}))
-    text = (report(tmp_path / "runs", tmp_path / "out", paper="resnet") / "README.md").read_text()
-    assert "**dyt-zil-a0.5 failed in 1 run(s) (failed.json)**" in text and "| dyt-zil-a0.5 | 3 (2) |" in text
+    text = (report("resnet", tmp_path / "runs", tmp_path / "out") / "README.md").read_text()
+    assert "**dyt-zil-a0.5: 1 failed run(s)**" in text and "| dyt-zil-a0.5 | 3 (2) |" in text
     ranking = text.split("## Ranking: `resnet`")[1].split("\n## ")[0]
     rows = [line.split(" | ")[1] for line in ranking.splitlines() if line.startswith("| 1") or line.startswith("| 2")
             or line.startswith("| 3")]
     assert rows == ["bn", "nf", "dyt-a0.5"]
     assert "| 1 | bn | 90.10 ± 0.10 | +0.00 | – | – |" in ranking
-    assert "**dyt-a0.5 is significantly worse at α = 0.05.**" in text and "claim" not in text.split("## Verdict")[1]
+    every_arm = text.split("## Every arm vs the normalized baseline")[1].split("\n## ")[0]
+    assert "n = 3 vs 3: dyt-a0.5 is significantly worse at the 5% level." in every_arm and "claim" not in every_arm
+    claim = next(line for line in text.splitlines() if line.startswith("| ResNet: DyT replacing BatchNorm loses |"))
+    assert "reproduced: dyt-a0.5 significantly worse at the 5% level" in claim  # the registry's claim on these runs
     assert "| ResNet-50 | 76.2 | 68.9 |" in text
     assert "with `trainer.threads` set (the rest use torch's default): resnet: nf (1);" in text
     rows = {line.split(",")[1]: line.split(",") for line in (tmp_path / "out" / "summary.csv").read_text().splitlines()}

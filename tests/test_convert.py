@@ -7,7 +7,7 @@ from timm.layers import BatchNormAct2d, LayerNorm2d, LayerNormAct2d, RmsNorm
 from torch import nn
 
 from dyt import DyT, DyT2d, convert_norms, count_norms
-from dyt.convert import UnsupportedNormError
+from dyt.nn.convert import UnsupportedNormError
 
 VIT = dict(img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=32, depth=2, num_heads=2,
            global_pool="avg", class_token=False)

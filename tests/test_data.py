@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from dyt.data import DataError, build_data
-from dyt.data.fashion_mnist import read_idx
-from dyt.data.hub import load_hub_dataset
-from dyt.data.images import TensorImages
+from dyt.run.data import DataError, build_data
+from dyt.run.data.fashion_mnist import read_idx
+from dyt.run.data.hub import load_hub_dataset
+from dyt.run.data.images import TensorImages
 from tests.conftest import DATA, compose
 
 
@@ -63,7 +63,7 @@ def test_ranks_see_disjoint_parts_of_the_global_batch():
 
 
 def test_crop_and_flip_keep_shape_and_pixels():
-    from dyt.config import AugmentConfig
+    from dyt.run.schema import AugmentConfig
 
     plain = _images()
     aug = _images(augment=AugmentConfig(random_crop_padding=2, hflip=True))
@@ -84,7 +84,7 @@ def test_offline_hub_fails_in_seconds_with_the_fix():
 
 
 def test_missing_cache_without_idx_files_names_make_data(tmp_path):
-    from dyt.data.fashion_mnist import prepare
+    from dyt.run.data.fashion_mnist import prepare
 
     with pytest.raises(DataError, match="make data"):
         prepare(tmp_path / "fm", idx_dir=tmp_path / "nothing", allow_hub=False)
@@ -103,11 +103,11 @@ def _pil_dataset(n, size, key="img"):
 def test_small_hub_sets_are_cached_as_arrays(tmp_path, monkeypatch):
     from datasets import DatasetDict
 
-    import dyt.data.hub
+    import dyt.run.data.hub
 
     hub = DatasetDict({"train": _pil_dataset(40, 32), "test": _pil_dataset(20, 32)})
     calls = []
-    monkeypatch.setattr(dyt.data.hub, "load_hub_dataset", lambda name, *a, **k: calls.append(name) or hub)
+    monkeypatch.setattr(dyt.run.data.hub, "load_hub_dataset", lambda name, *a, **k: calls.append(name) or hub)
     cfg = compose("data=cifar10", f"data.path={tmp_path / 'cifar'}", "data.batch_size=8")
     data = build_data(cfg)
     assert calls == ["uoft-cs/cifar10"]
@@ -122,7 +122,7 @@ def test_small_hub_sets_are_cached_as_arrays(tmp_path, monkeypatch):
 def test_streaming_loader_resumes_and_trains(tmp_path):
     from datasets import DatasetDict
 
-    from dyt.train import run
+    from dyt.run.job import run
 
     path = tmp_path / "tiny_in1k"
     DatasetDict({"train": _pil_dataset(48, 40, "image"), "validation": _pil_dataset(16, 40, "image")}).save_to_disk(str(path))

@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-import dyt.layers
+import dyt.nn.layers
 from dyt import DyT, DyT2d
-from dyt import fused as fused_mod
-from dyt import fused_cpu
-from dyt.fused import rational_tanh
+from dyt.nn import fused as fused_mod
+from dyt.nn import fused_cpu
+from dyt.nn.fused import rational_tanh
 from tests.conftest import compose, needs_cxx
 
 FP32_TOL = 2e-6
@@ -59,7 +59,7 @@ def calls(monkeypatch):
         seen.append(out is not None)
         return out
 
-    monkeypatch.setattr(dyt.layers, "dyt_fused", spy)
+    monkeypatch.setattr(dyt.nn.layers, "dyt_fused", spy)
     return seen
 
 
@@ -264,9 +264,9 @@ def test_torch_compile_of_a_model_with_fused_dyt(path, calls, monkeypatch):
 
 @pytest.mark.parametrize("experiment,fused", [("gpt", False), ("vit", True), ("vit", False)])
 def test_norm_fused_config_reaches_every_layer(experiment, fused):
-    from dyt.models import build_model
+    from tests.conftest import build
 
     cfg = compose(f"experiment={experiment}", "norm=dyt", f"norm.fused={str(fused).lower()}")
-    model = build_model(cfg, 65 if experiment == "gpt" else None)
+    model = build(cfg, 65 if experiment == "gpt" else None)
     layers = [m for m in model.modules() if isinstance(m, DyT)]
     assert layers and all(m.fused is fused for m in layers)

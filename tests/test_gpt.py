@@ -7,16 +7,16 @@ import pytest
 import torch
 
 from dyt import DyT, count_norms
-from dyt.data import build_data
-from dyt.data.text import CharTokenizer, TokenWindows, strip_gutenberg
-from dyt.models import build_model
-from dyt.models.llm_alpha import PAPER_TABLE, paper_alpha_init
-from dyt.train import run
-from tests.conftest import compose
+from dyt.nn.width_rule import PAPER_TABLE, paper_alpha_init
+from dyt.run.data import build_data
+from dyt.run.data.text import CharTokenizer, TokenWindows, strip_gutenberg
+from dyt.run.job import run
+from dyt.run.spec import build_spec
+from tests.conftest import build, compose
 
 
 def _gpt(style, norm, **kw):
-    from dyt.models.gpt import GPT, GPTConfig
+    from dyt.nn.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
     return GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=32, style=style, norm=norm, **kw))
@@ -43,22 +43,22 @@ def test_dyt_model_has_no_norm_left_and_only_alphas_added(style, baseline, extra
 
 
 def test_llama_dyt_has_no_bias_and_gets_the_embedding_scalar_by_default():
-    model = build_model(compose("experiment=llama", "norm=dyt"), num_classes=65)
+    model = build(compose("experiment=llama", "norm=dyt"), num_classes=65)
     assert model.embed_scale is not None and model.embed_scale.item() == pytest.approx(math.sqrt(128))
     assert all(m.bias is None for m in model.modules() if isinstance(m, DyT))
-    assert build_model(compose("experiment=gpt", "norm=dyt"), num_classes=65).embed_scale is None
+    assert build(compose("experiment=gpt", "norm=dyt"), num_classes=65).embed_scale is None
     with_scalar = compose("experiment=gpt", "norm=dyt_embed")
-    assert build_model(with_scalar, num_classes=65).embed_scale is not None
+    assert build(with_scalar, num_classes=65).embed_scale is not None
     assert with_scalar.out_dir == "runs/gpt/dyt-embed-aauto/seed0"  # its own run dir, not the plain dyt one
 
 
 def test_per_position_alpha_inits_land_where_configured():
     cfg = compose("experiment=llama", "norm=dyt", "norm.alpha_init=0.8", "norm.alpha_mlp=0.2", "norm.alpha_final=0.1")
-    model = build_model(cfg, num_classes=65)
+    model = build(cfg, num_classes=65)
     alphas = {name: m.alpha.item() for name, m in model.named_modules() if isinstance(m, DyT)}
     assert alphas["blocks.0.norm_attn"] == pytest.approx(0.8) and alphas["blocks.1.norm_attn"] == pytest.approx(0.8)
     assert alphas["blocks.0.norm_mlp"] == pytest.approx(0.2) and alphas["norm_final"] == pytest.approx(0.1)
-    assert "norm.alpha_mlp=0.2" in model.alpha_note
+    assert "norm.alpha_mlp=0.2" in build_spec(cfg).norm.rule  # summary.json's alpha_init_note
 
 
 def test_auto_rule_gives_the_paper_table_and_says_how():
@@ -68,17 +68,17 @@ def test_auto_rule_gives_the_paper_table_and_says_how():
     attn, other, how = paper_alpha_init(2896)  # ~ sqrt(2048 * 4096): halfway in log2
     assert 0.8 < attn < 1.0 and 0.2 < other < 0.5 and "interpolated" in how
     cfg = compose("experiment=gpt", "norm=dyt", "model.kwargs.n_embd=4096", "model.kwargs.n_head=32", "model.kwargs.n_layer=1")
-    model = build_model(cfg, num_classes=65)
+    model = build(cfg, num_classes=65)
     assert model.blocks[0].norm_attn.alpha.item() == pytest.approx(0.8)
     assert model.blocks[0].norm_mlp.alpha.item() == pytest.approx(0.2)
 
 
 def test_auto_alpha_is_refused_outside_gpt():
-    from dyt.models import ConfigError
-    from dyt.train import validate
+    from dyt.run.errors import ConfigError
+    from dyt.run.spec import build_spec
 
     with pytest.raises(ConfigError, match="GPT models only"):
-        validate(compose("norm=dyt", "norm.alpha_init=auto"))
+        build_spec(compose("norm=dyt", "norm.alpha_init=auto"))
 
 
 def test_windows_resume_mid_epoch_at_the_same_position():
@@ -140,7 +140,7 @@ def _docs(n=200):
 
 
 def test_stream_resumes_from_its_state_without_replay_or_skip():
-    from dyt.data.text import ByteTokenizer, StreamingTokens
+    from dyt.run.data.text import ByteTokenizer, StreamingTokens
 
     def stream():
         return StreamingTokens(_docs(), ByteTokenizer(), text_key="text", block_size=32, batch_size=4, skip_docs=10)
@@ -161,9 +161,9 @@ def test_stream_resumes_from_its_state_without_replay_or_skip():
 
 
 def test_streaming_hub_corpus_holds_out_its_first_documents(monkeypatch, smoke_cfg):
-    import dyt.data.hub
+    import dyt.run.data.hub
 
-    monkeypatch.setattr(dyt.data.hub, "load_hub_dataset", lambda *a, **k: _docs())
+    monkeypatch.setattr(dyt.run.data.hub, "load_hub_dataset", lambda *a, **k: _docs())
     cfg = compose("data=fineweb_edu", "data.val_docs=50", "data.block_size=32", "data.batch_size=4")
     data = build_data(cfg)
     assert data.num_classes == 256 and data.train.docs_consumed == 50
@@ -183,13 +183,15 @@ def test_run_config_records_what_auto_alpha_became(smoke_cfg, tmp_path):
     assert saved.norm.alpha_init == "auto"
     assert saved.resolved.alpha_attn == 1.0 and saved.resolved.embed_scale is True
     assert "nearest width 1024" in saved.resolved.alpha_rule
-    run(smoke_cfg("experiment=llama", "norm=dyt", "trainer.max_steps=4"))  # resuming is not "another config"
+    again = run(smoke_cfg("experiment=llama", "norm=dyt", "trainer.max_steps=2"))  # the record is not "another config"
+    assert again["step"] == 2
+    run(smoke_cfg("experiment=llama", "norm=dyt", "trainer.max_steps=4", "trainer.extend=true"))
 
 
 def test_hub_corpus_is_tokenized_once_and_cached(monkeypatch, tmp_path):
     from datasets import Dataset, DatasetDict
 
-    import dyt.data.hub
+    import dyt.run.data.hub
 
     texts = {"train": ["Once upon a time there was a cat."] * 50, "validation": ["The end of the story."] * 20}
     calls = []
@@ -198,7 +200,7 @@ def test_hub_corpus_is_tokenized_once_and_cached(monkeypatch, tmp_path):
         calls.append(split)
         return DatasetDict({s: Dataset.from_dict({"text": t}) for s, t in texts.items()})[split]
 
-    monkeypatch.setattr(dyt.data.hub, "load_hub_dataset", fake_hub)
+    monkeypatch.setattr(dyt.run.data.hub, "load_hub_dataset", fake_hub)
     cfg = compose("data=tinystories", f"data.path={tmp_path}", "data.block_size=16", "data.batch_size=4")
     data = build_data(cfg)
     assert calls == ["train", "validation"] and (tmp_path / "train.byte.npy").exists()
@@ -208,8 +210,8 @@ def test_hub_corpus_is_tokenized_once_and_cached(monkeypatch, tmp_path):
 
 
 def test_gpt2_bpe_without_tiktoken_is_one_clear_error():
-    from dyt.data import DataError
-    from dyt.data.text import make_tokenizer
+    from dyt.run.data import DataError
+    from dyt.run.data.text import make_tokenizer
 
     try:
         import tiktoken  # noqa: F401

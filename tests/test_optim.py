@@ -5,7 +5,7 @@ import pytest
 import timm
 
 from dyt import DyT
-from dyt.optim import build_optimizer, lr_factor, param_groups
+from dyt.run.optim import build_optimizer, lr_factor, param_groups
 from tests.conftest import compose
 
 

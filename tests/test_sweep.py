@@ -8,7 +8,7 @@ import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
-from dyt.sweep_report import sweep_report
+from dyt.reports.sweep import sweep_report
 from tests.conftest import REPO, compose, run_cli
 
 SMOKE = ("trainer=smoke", "logger=none", "trainer.progress=false", "data.val_limit=1000")
@@ -49,7 +49,7 @@ def test_a_diverging_and_a_failing_job_do_not_stop_the_sweep_and_the_report_mark
     # lr 1e4 diverges; 5 heads do not divide width 96, so timm fails while building: both are jobs of one sweep
     proc = run_cli("-m", "+sweep=alpha_vit", "norm=dyt", "norm.alpha_init=0.5", "seed=0", *SMOKE,
                    "optim.lr=1e-3,1e4", "model.kwargs.num_heads=3,5", f"runs_root={tmp_path}",
-                   "out_dir=${runs_root}/${name}/h${model.kwargs.num_heads}-lr${optim.lr}", timeout=600)
+                   "out_dir=${runs_root}/${name}/h${model.kwargs.num_heads}-lr${optim.lr}", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("job marked failed; the sweep goes on") == 2
     root = tmp_path / "sweep_alpha_vit"
@@ -75,7 +75,7 @@ def test_a_rerun_skips_a_diverged_run_instead_of_diverging_again(tmp_path):
 @pytest.mark.slow
 def test_optuna_sweeper_runs_two_trials_on_the_objective(tmp_path):
     proc = run_cli("-m", "+sweep=optuna_alpha_vit", *SMOKE, "hydra.sweeper.n_trials=2", f"runs_root={tmp_path}",
-                   timeout=600)
+                   timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = yaml.safe_load((tmp_path / "_multirun" / "optimization_results.yaml").read_text())
     trials = [p for p in (tmp_path / "optuna_alpha_vit").iterdir() if p.name.startswith("dyt-a")]
@@ -89,10 +89,10 @@ def test_optuna_sweeper_runs_two_trials_on_the_objective(tmp_path):
 def test_joblib_launcher_runs_jobs_in_parallel_and_a_shared_baseline_dir_trains_once(tmp_path):
     # two LN jobs of an alpha grid share one run dir: the lock makes one train and the other find it done
     proc = run_cli("-m", "launcher=joblib", "norm=ln", "norm.alpha_init=0.5,1", *SMOKE, "trainer.threads=1",
-                   f"runs_root={tmp_path}", timeout=600)
+                   f"runs_root={tmp_path}", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Joblib" in proc.stdout + proc.stderr
-    run_dir = tmp_path / "vit" / "ln" / "seed0"
+    run_dir = tmp_path / "vit" / "ln+val_limit-1000+trainer-smoke" / "seed0"  # SMOKE names the arm
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["step"] == 8
     steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from dyt.layers import DyT, DyT2d
-from dyt.log import read_metrics
-from dyt.models.norm import NORMS
-from dyt.train import run
-from dyt.variants import DYT_FAMILY, VARIANTS, Derf, DyTNoAlpha
-from tests.conftest import REPO, compose, run_cli
+from dyt.nn.layers import DyT, DyT2d
+from dyt.nn.variants import DYT_FAMILY, VARIANTS, Derf, DyTNoAlpha
+from dyt.run.job import run
+from dyt.run.norms import NORMS
+from dyt.run.spec import build_spec
+from tests.conftest import REPO, build, compose, metrics, run_cli
 
 SQUASH = {  # the formula each norm name stands for, written out by hand
     "dyt": torch.tanh,
@@ -97,8 +97,8 @@ def test_learnable_variants_give_every_parameter_a_gradient(name):
 
 @pytest.mark.parametrize("name", [n for n in SQUASH if n.endswith("_noalpha")])
 def test_noalpha_keeps_alpha_fixed_as_a_buffer(name):
-    from dyt.optim import build_optimizer
-    from dyt.trainer import dyt_alphas
+    from dyt.run.optim import build_optimizer
+    from dyt.run.trainer.diagnostics import dyt_alphas
 
     layer = DYT_FAMILY[name][0](4, alpha_init=0.8)
     assert "alpha" not in dict(layer.named_parameters()) and "alpha" in dict(layer.named_buffers())
@@ -130,26 +130,25 @@ def test_tanh_noalpha_takes_dyt_fast_path_and_matches_the_reference():
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_builds_a_vit_with_it_in_every_norm_position(name):
-    from dyt.convert import count_norms
-    from dyt.models import build_model
+    from dyt.nn.convert import count_norms
 
-    model = build_model(compose(f"norm={name}"))
+    model = build(compose(f"norm={name}"))
     counts = count_norms(model)
     assert counts == {DYT_FAMILY[name][0].__name__: 2 * 6 + 1}, counts
 
 
 @pytest.mark.parametrize("name", ["derf", "dyisru", "hardtanh"])
 def test_gpt_builds_with_a_variant_and_the_width_rule_alphas(name):
-    from dyt.models import build_model
 
     cfg = compose("experiment=gpt", f"norm={name}")
     assert cfg.norm.alpha_init == "auto" and cfg.out_dir == f"runs/gpt/{name}-aauto/seed0"
-    model = build_model(cfg, num_classes=65)
+    model = build(cfg, num_classes=65)
     norms = [m for m in model.modules() if isinstance(m, DyT)]
     assert len(norms) == 2 * cfg.model.kwargs.n_layer + 1
     assert all(type(m) is DYT_FAMILY[name][0] for m in norms)
-    assert model.resolved["alpha_attn"] == 1.0  # width 128: the paper's table's nearest width (1024)
-    llama = build_model(compose("experiment=llama", f"norm={name}"), num_classes=65)
+    assert norms[0].alpha.item() == 1.0  # width 128: the paper's table's nearest width (1024)
+    assert build_spec(cfg).norm.positions == {"attn": 1.0, "mlp": 1.0, "final": 1.0}
+    llama = build(compose("experiment=llama", f"norm={name}"), num_classes=65)
     assert llama.embed_scale is not None  # like norm=dyt in the llama style
 
 
@@ -158,7 +157,7 @@ def test_gpt_builds_with_a_variant_and_the_width_rule_alphas(name):
 def test_every_variant_trains_a_smoke_run(name, smoke_cfg, tmp_path):
     summary = run(smoke_cfg(f"norm={name}"))
     assert summary["status"] in ("completed", "diverged")  # identity may blow up even here; never a crash
-    rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
+    rows = metrics(tmp_path / "run")
     last = rows[-1]
     alphas = {k for k in last if k.startswith("alpha/")}
     stds = {k for k in last if k.startswith("input_std/")}
@@ -189,7 +188,7 @@ def test_identity_blows_up_where_tanh_does_not_and_the_trainer_catches_it(smoke_
     summary = json.loads((tmp_path / "identity" / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["step"] < 16
     assert "diverged" in proc.stdout + proc.stderr
-    rows = read_metrics(tmp_path / "identity" / "metrics.jsonl")
+    rows = metrics(tmp_path / "identity")
     last = rows[-1]["train/loss"]
     assert not math.isfinite(last) or last > 100 * rows[0]["train/loss"]
     tanh = run(smoke_cfg("norm=dyt", *steps, f"out_dir={tmp_path / 'tanh'}"))

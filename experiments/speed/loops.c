@@ -1,5 +1,5 @@
 /* Standalone timings behind experiments/speed/README.md ("Why the goals are not all met").
-   Not part of the library: the fused DyT kernel's forward loop (dyt/fused_cpu.py) with its tanh swapped
+   Not part of the library: the fused DyT kernel's forward loop (dyt/nn/fused_cpu.c) with its tanh swapped
    out, against LayerNorm-free baselines, on this machine's cores.
 
      gcc -O3 -std=gnu11 -ffp-contract=fast -fno-math-errno -march=native -fopenmp \

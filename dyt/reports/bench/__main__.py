@@ -1,0 +1,3 @@
+from dyt.reports.bench.cli import main
+
+main()

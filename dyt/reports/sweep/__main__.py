@@ -1,0 +1,3 @@
+from dyt.reports.sweep import main
+
+main()

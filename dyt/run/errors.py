@@ -1,0 +1,16 @@
+"""The errors a run ends with one ``error:`` line for; each message names the fix."""
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work."""
+
+
+class DataError(RuntimeError):
+    """Data is missing or unreachable; the message says how to get it."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read, with no readable one beside it."""
+
+
+USER_ERRORS = (ConfigError, DataError, CheckpointError)
