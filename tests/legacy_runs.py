@@ -26,7 +26,7 @@ VIT_LAYERS = [f"blocks.{i}.norm{j}" for i in range(6) for j in (1, 2)] + ["fc_no
 GPT_LAYERS = [f"blocks.{i}.norm_{p}" for i in range(4) for p in ("attn", "mlp")] + ["norm_final"]
 CNN_LAYERS = ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer4.1.bn2"]
 # config keys the schema gained after this format: a legacy config.yaml does not have them
-NEWER_KEYS = ("arm", "trainer.extend")
+NEWER_KEYS = ("arm", "trainer.extend", "optim.alpha_lr_mult", "optim.decay_alpha", "model.kwargs.mlp")
 
 
 @lru_cache(maxsize=None)

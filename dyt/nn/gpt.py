@@ -3,6 +3,9 @@
 - ``gpt2``: LayerNorm, GELU MLP, learned positions, biases.
 - ``llama``: RMSNorm, SwiGLU MLP, rotary positions, no biases.
 
+``mlp`` overrides the style's MLP (``gelu`` or ``swiglu``, the same parameter count either way), so the
+MLP's part in a result can be tested alone (e.g. a LLaMA-style model with a GELU MLP).
+
 Three norm positions: before attention (``attn``), before the MLP (``mlp``) and
 after the last block (``final``). With ``norm="dyt"`` every one is a DyT with
 its own alpha init, built directly (no swap afterwards). ``embed_scale`` adds
@@ -38,10 +41,17 @@ class GPTConfig:
     alpha_final: float = 0.5
     embed_scale: bool = False
     fused: bool = True  # DyT: the fused op where it applies (False: the reference formula, for debugging)
+    mlp: str = "auto"  # auto (the style's: gelu for gpt2, swiglu for llama) | gelu | swiglu
 
     @property
     def bias(self) -> bool:
         return self.style == "gpt2"
+
+    @property
+    def swiglu(self) -> bool:
+        if self.mlp not in ("auto", "gelu", "swiglu"):
+            raise ValueError(f"unknown GPT mlp {self.mlp!r}: choose auto, gelu or swiglu")
+        return self.style == "llama" if self.mlp == "auto" else self.mlp == "swiglu"
 
 
 def make_norm(cfg: GPTConfig, alpha_init: float) -> nn.Module:
@@ -82,7 +92,7 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
-        self.swiglu = cfg.style == "llama"
+        self.swiglu = cfg.swiglu
         hidden = int(8 * cfg.n_embd / 3 / 16 + 0.999) * 16 if self.swiglu else 4 * cfg.n_embd  # same params either way
         self.fc = nn.Linear(cfg.n_embd, 2 * hidden if self.swiglu else hidden, bias=cfg.bias)
         self.proj = nn.Linear(hidden, cfg.n_embd, bias=cfg.bias)

@@ -41,6 +41,11 @@ def _final(runs: list[Run], metric: str) -> list[float]:
     return [float(r.summary[f"final/{metric}"]) for r in runs if r.completed and f"final/{metric}" in r.summary]
 
 
+def collapsed_count(runs: list[Run]) -> int:
+    """Completed runs whose summary marks them collapsed to the chance level."""
+    return sum(bool(r.summary.get("collapsed")) for r in runs if r.completed)
+
+
 def pair_row(claim: Claim, runs: list[Run]) -> Row:
     """A claim comparing two arms of ``runs`` (one experiment's runs)."""
     base_arm, other_arm = claim.base.label(claim.experiment), claim.other.label(claim.experiment)
@@ -51,8 +56,10 @@ def pair_row(claim: Claim, runs: list[Run]) -> Row:
         return not_run
     a, b = _final(base, claim.metric), _final(other, claim.metric)
     statuses = [r.summary.get("status") for r in other]
-    c = compare(a, b, claim.metric, claim.higher_is_better, statuses.count("diverged"), statuses.count("failed"))
-    ours = f"{base_arm}: {fmt(a)}; {other_arm}: {fmt(b, c.bad)}"
+    collapsed = (collapsed_count(base), collapsed_count(other))
+    c = compare(a, b, claim.metric, claim.higher_is_better, statuses.count("diverged"), statuses.count("failed"),
+                collapsed)
+    ours = f"{base_arm}: {fmt(a, collapsed=collapsed[0])}; {other_arm}: {fmt(b, c.bad, collapsed[1])}"
     return Row(claim.title, claim.paper, ours, c.statistic(), verdict(c, claim.expect, other_arm), claim.command,
                claim.section)
 

@@ -28,10 +28,11 @@ class Context:
     folder: str | None = None  # the claim's runs folder
 
 
-def fmt(values: list[float], n_bad: int = 0) -> str:
-    """``mean ± std (n = k)``, the cell format of every claim."""
+def fmt(values: list[float], n_bad: int = 0, collapsed: int = 0) -> str:
+    """``mean ± std (n = k)``, the cell format of every claim (with the runs that diverged, failed or collapsed)."""
     mean, std = mean_std(values)
     extra = f", {n_bad} diverged/failed" if n_bad else ""
+    extra += (", collapsed" if collapsed == len(values) else f", {collapsed} collapsed") if collapsed else ""
     return f"{mean:.4g} ± {std:.2g} (n = {len(values)}{extra})"
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dyt.nn.variants import is_dyt_family
-from dyt.reports.claims import evaluate, table_lines
+from dyt.reports.claims import collapsed_count, evaluate, table_lines
 from dyt.reports.curves import plot_curves
 from dyt.reports.provenance import provenance_lines, sample_lines
 from dyt.reports.registry import CLAIMS, EXPERIMENTS, Experiment
@@ -63,7 +63,8 @@ def _arm_row(arm: str, runs: list[Run], text: bool) -> str:
     else:
         rate, _ = mean_std(r.summary.get("samples_per_second") for r in runs)
         amount = f"{max(r.summary.get('epochs', 0) for r in runs):.1f}"
-    return (f"| {arm} | {len(runs)} ({len(ok)}) | {loss:.4f} ± {loss_sd:.4f} | {acc:.2f} ± {acc_sd:.2f} | "
+    done = f"{len(ok)}, {collapsed_count(runs)} collapsed" if collapsed_count(runs) else f"{len(ok)}"
+    return (f"| {arm} | {len(runs)} ({done}) | {loss:.4f} ± {loss_sd:.4f} | {acc:.2f} ± {acc_sd:.2f} | "
             f"{steps} | {amount} | {rate:.0f} | {secs:.0f} |")
 
 
@@ -82,7 +83,8 @@ def arm_lines(groups: dict[str, dict[str, list[Run]]], exp: Experiment) -> list[
             if arm != base_name:
                 status = [r.summary.get("status") for r in runs]
                 c = compare(base, [r.summary[key] for r in runs if r.completed and key in r.summary], exp.metric,
-                            exp.higher_is_better, status.count("diverged"), status.count("failed"))
+                            exp.higher_is_better, status.count("diverged"), status.count("failed"),
+                            (collapsed_count(arms[base_name]), collapsed_count(runs)))
                 lines.append(f"- {prefix}{arm} vs {base_name}: {c.statistic(long=True)}: {verdict(c, 'neutral', arm)}.")
     return lines
 

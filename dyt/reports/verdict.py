@@ -30,6 +30,7 @@ class Comparison:
     higher_is_better: bool = True
     diverged: int = 0
     failed: int = 0
+    collapsed: tuple[int, int] = (0, 0)  # completed runs at the chance level (dyt.run.data.chance): base, other
 
     @property
     def diff(self) -> float:
@@ -72,9 +73,26 @@ class Comparison:
         return f"Δ {self.metric} = {self.diff:+.3g}, Welch t = {t:.2f}, p = {p:.2g}"
 
 
-def compare(base, other, metric: str, higher_is_better: bool = True, diverged: int = 0, failed: int = 0) -> Comparison:
+def compare(base, other, metric: str, higher_is_better: bool = True, diverged: int = 0, failed: int = 0,
+            collapsed: tuple[int, int] = (0, 0)) -> Comparison:
     return Comparison(tuple(float(v) for v in base), tuple(float(v) for v in other), metric, higher_is_better,
-                      diverged, failed)
+                      diverged, failed, collapsed)
+
+
+def _collapse_verdict(c: Comparison, expect: str, other: str) -> str | None:
+    """Arms that learned nothing but label frequencies are not compared: a match or a gain between them says
+    nothing about the claim."""
+    base_all = c.base and c.collapsed[0] == len(c.base)
+    other_all = c.other and c.collapsed[1] == len(c.other)
+    if base_all and other_all:
+        return "inconclusive: both arms collapsed to the chance level (nothing learned beyond label frequencies)"
+    if other_all and expect == "neutral":
+        return f"**{other} collapsed to the chance level**"
+    if other_all and expect in ("match", "better"):
+        return f"**not reproduced**: {other} collapsed to the chance level"
+    if base_all and expect in ("better", "worse"):
+        return "inconclusive: the baseline collapsed to the chance level"
+    return None
 
 
 def verdict(c: Comparison, expect: str, other: str = "the arm") -> str:
@@ -85,6 +103,9 @@ def verdict(c: Comparison, expect: str, other: str = "the arm") -> str:
     if c.bad and expect != "worse":  # a claimed match or gain does not hold if the arm cannot even train
         what = " and ".join(f"{n} {w}" for n, w in ((c.diverged, "diverged"), (c.failed, "failed")) if n)
         return f"**{other}: {what} run(s)**" if expect == "neutral" else f"**not reproduced**: {what} run(s) of {other}"
+    said = _collapse_verdict(c, expect, other)
+    if said is not None:
+        return said
     if not c.testable:
         return "inconclusive: fewer than 2 completed seeds per arm"
     direction = "better" if c.better else "worse"

@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 from dyt.run.build import build_model
 from dyt.run.calibrate import calibrate_run
 from dyt.run.data import build_data
+from dyt.run.data.chance import chance_level
 from dyt.run.dist import DistInfo, init_distributed
 from dyt.run.log import RunLogger
 from dyt.run.provenance import code_state
@@ -76,7 +77,8 @@ def _run_locked(spec: RunSpec, run_dir: RunDir, dist: DistInfo) -> dict:
         run_dir.write_config(record)
     logger = RunLogger(run_dir, logger_cfg=spec.logger, config=record, group=spec.experiment, job_type=spec.norm.name,
                        name=spec.run_name, enabled=dist.is_main)
-    notes = {"alpha_init_note": spec.norm.rule, "calibration": calibration}
+    notes = {"alpha_init_note": spec.norm.rule, "calibration": calibration,
+             "chance": chance_level(data, spec.data.val_limit) if dist.is_main else None}
     exit_code = 1
     try:
         summary = fit(spec, built.model, data, logger, run_dir, dist, notes={k: v for k, v in notes.items() if v})

@@ -4,6 +4,10 @@ No weight decay for every parameter with fewer than two dimensions (DyT's
 alpha, norm gains, biases) nor for what the model lists in ``no_weight_decay()``
 (timm: position embeddings, class token), as in the official DyT / ConvNeXt
 recipe; ``optim.decay_1d=true`` decays everything, as the LLaMA recipe does.
+
+DyT's alphas get a group of their own when asked: ``optim.alpha_lr_mult`` (their learning rate is the
+peak lr times this: Adam moves a scalar by about lr per step, so at lr 1e-3 alpha travels at most ~0.3 in
+300 steps) and ``optim.decay_alpha`` (decay alpha or not, whatever ``decay_1d`` says for the rest).
 """
 
 from __future__ import annotations
@@ -14,18 +18,36 @@ import torch
 from torch import nn
 
 
-def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False) -> list[dict]:
-    """Two groups: decayed weights, and the rest (1-D params unless ``decay_1d``, and ``no_weight_decay()``)."""
+def _group(named: list, weight_decay: float, **extra) -> dict:
+    return {"params": [p for _, p in named], "names": [n for n, _ in named], "weight_decay": weight_decay, **extra}
+
+
+def alpha_names(model: nn.Module) -> set[str]:
+    """The parameter names of every DyT-family layer's alpha."""
+    from dyt.nn.layers import dyt_layers
+
+    return {f"{name}.alpha" for name, m in dyt_layers(model) if isinstance(m.alpha, nn.Parameter)}
+
+
+def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False, alpha_lr_mult: float = 1.0,
+                 decay_alpha: bool | None = None) -> list[dict]:
+    """Decayed weights, and the rest (1-D params unless ``decay_1d``, and ``no_weight_decay()``); with
+    ``alpha_lr_mult != 1`` or ``decay_alpha`` set, a third group of DyT's alphas (``lr_mult``: its lr factor)."""
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") and not decay_1d else set()
-    decay, no_decay = [], []
+    alphas = alpha_names(model) if alpha_lr_mult != 1.0 or decay_alpha is not None else set()
+    decay, no_decay, alpha = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if (p.ndim < 2 and not decay_1d) or name in skip else decay).append((name, p))
-    return [
-        {"params": [p for _, p in decay], "names": [n for n, _ in decay], "weight_decay": weight_decay},
-        {"params": [p for _, p in no_decay], "names": [n for n, _ in no_decay], "weight_decay": 0.0},
-    ]
+        if name in alphas:
+            alpha.append((name, p))
+        else:
+            (no_decay if (p.ndim < 2 and not decay_1d) or name in skip else decay).append((name, p))
+    groups = [_group(decay, weight_decay), _group(no_decay, 0.0)]
+    if alpha:
+        decayed = decay_1d if decay_alpha is None else decay_alpha
+        groups.append(_group(alpha, weight_decay if decayed else 0.0, lr_mult=alpha_lr_mult))
+    return groups
 
 
 def peak_lr(optim_cfg, global_batch_size: int) -> float:
@@ -38,7 +60,10 @@ def peak_lr(optim_cfg, global_batch_size: int) -> float:
 def build_optimizer(model: nn.Module, optim_cfg, lr: float) -> torch.optim.Optimizer:
     if optim_cfg.name != "adamw":
         raise ValueError(f"unknown optim.name {optim_cfg.name!r}: choose adamw")
-    groups = param_groups(model, optim_cfg.weight_decay, optim_cfg.decay_1d)
+    groups = param_groups(model, optim_cfg.weight_decay, optim_cfg.decay_1d, optim_cfg.get("alpha_lr_mult", 1.0),
+                          optim_cfg.get("decay_alpha"))
+    for group in groups:
+        group["lr"] = lr * group.pop("lr_mult", 1.0)
     return torch.optim.AdamW(groups, lr=lr, betas=tuple(optim_cfg.betas), eps=optim_cfg.eps)
 
 

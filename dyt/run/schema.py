@@ -95,6 +95,8 @@ class OptimConfig:
     warmup_frac: float = 0.1  # fraction of max_steps spent in linear warmup
     min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
     batch_size_ref: Optional[int] = None  # if set, lr is scaled by batch_size / batch_size_ref (linear rule)
+    alpha_lr_mult: float = 1.0  # DyT's alphas train at lr * this (their own parameter group when != 1)
+    decay_alpha: Optional[bool] = None  # weight decay on DyT's alphas; None = as decay_1d says
 
 
 @dataclass

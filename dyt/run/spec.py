@@ -155,6 +155,7 @@ def _check(cfg: DictConfig) -> None:
         (t.max_steps is not None or t.epochs > 0, f"trainer.epochs must be > 0, got {t.epochs}"),
         (cfg.data.batch_size > 0, f"data.batch_size must be > 0, got {cfg.data.batch_size}"),
         (cfg.optim.lr > 0, f"optim.lr must be > 0, got {cfg.optim.lr}"),
+        (cfg.optim.alpha_lr_mult > 0, f"optim.alpha_lr_mult must be > 0, got {cfg.optim.alpha_lr_mult}"),
         (cfg.logger.backend in ("wandb", "none"), f"unknown logger.backend {cfg.logger.backend!r}: use wandb or none (logger=none)"),
         (t.precision in ("auto", "fp32", "bf16"), f"unknown trainer.precision {t.precision!r}: use auto, fp32 or bf16"),
         (t.clip_mode in ("norm", "agc"), f"unknown trainer.clip_mode {t.clip_mode!r}: use norm or agc"),

@@ -16,10 +16,11 @@ from torch import nn
 from tqdm import tqdm
 
 from dyt.run.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from dyt.run.data.chance import collapsed
 from dyt.run.dist import DistInfo, any_rank, mean_over_ranks
 from dyt.run.optim import build_optimizer, build_scheduler, peak_lr
 from dyt.run.provenance import provenance
-from dyt.run.trainer.diagnostics import InputStds, dyt_alphas
+from dyt.run.trainer.diagnostics import Diagnostics, dyt_alphas
 from dyt.run.trainer.evaluate import evaluate
 from dyt.run.trainer.signals import StopSignals
 from dyt.run.trainer.step import TrainStep, autocast_for, resolve_device, total_steps
@@ -112,8 +113,9 @@ def checkpoint(t: Training, p: Progress, data, run_dir: "RunDir", dist: DistInfo
     })
 
 
-def log_row(t: Training, p: Progress, grad_norm, input_stds: InputStds | None, data, dist: DistInfo) -> dict:
-    """Close the logging window into one row: train loss (averaged over ranks), lr, throughput, DyT internals."""
+def log_row(t: Training, p: Progress, grad_norm, diagnostics: Diagnostics | None, data, dist: DistInfo) -> dict:
+    """Close the logging window into one row: train loss (averaged over ranks), lr, throughput, DyT internals
+    (``dyt.run.trainer.diagnostics``: every key is one of its ``LOGGED`` or ``PER_LAYER``)."""
     loss, n, seconds = p.window.close()
     p.last_train_loss = mean_over_ranks(loss, dist, t.device)
     p.first_loss = p.last_train_loss if p.first_loss is None else p.first_loss
@@ -123,7 +125,7 @@ def log_row(t: Training, p: Progress, grad_norm, input_stds: InputStds | None, d
     if grad_norm is not None:
         row["grad_norm"] = float(grad_norm)
     row.update(dyt_alphas(t.model))
-    row.update(input_stds.collect() if input_stds is not None else {})
+    row.update(diagnostics.collect() if diagnostics is not None else {})
     return row
 
 
@@ -145,7 +147,7 @@ def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogge
     tcfg = spec.trainer
     every = lambda n, step: bool(n) and step % n == 0  # noqa: E731
     batches, stop = data.train.batches(start_step=p.step), StopSignals()
-    input_stds = InputStds(t.model) if not tcfg.compile else None
+    diagnostics = Diagnostics(t.model) if not tcfg.compile else None
     bar = tqdm(total=t.max_steps, initial=p.step, desc=f"{spec.experiment} {spec.arm} s{spec.seed}", unit="step",
                disable=not (tcfg.progress and dist.is_main), dynamic_ncols=True, mininterval=1.0)
     say = bar.write if dist.is_main else (lambda message: None)
@@ -154,15 +156,15 @@ def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogge
         while p.step < t.max_steps:
             x, y = next(batches)
             log_now = every(tcfg.log_every, p.step + 1) or p.step + 1 == t.max_steps  # this step ends a window
-            if input_stds is not None and log_now:
-                input_stds.arm()  # record each DyT layer's input std in this forward
+            if diagnostics is not None and log_now:
+                diagnostics.arm()  # DyT layers' input std and saturation, the blocks' stream std, in this forward
             loss, grad_norm = t.step(x.to(t.device, non_blocking=True), y.to(t.device, non_blocking=True), p.step)
             p.step += 1
             p.window.add(loss)
             bar.update(1)
             last, row = p.step == t.max_steps, {}
             if log_now:
-                row = log_row(t, p, grad_norm, input_stds, data, dist)
+                row = log_row(t, p, grad_norm, diagnostics, data, dist)
                 bar.set_postfix(loss=f"{p.last_train_loss:.4f}", samples_s=f"{row['throughput']:.0f}")
                 if diverged(p.last_train_loss, p.first_loss):  # keep the last good checkpoint; exit 0: sweeps go on
                     logger.log(row)
@@ -199,7 +201,8 @@ def summarize(t: Training, p: Progress, data, status: str, last_eval: dict, note
         "samples_per_second": p.step * t.batch_size / p.train_seconds if p.train_seconds > 0 else None,
         "tokens_seen": tokens,
         "tokens_per_second": tokens / p.train_seconds if tokens and p.train_seconds > 0 else None,
-        **notes, "peak_lr": t.lr, "precision": t.precision,
+        **notes, "collapsed": collapsed({f"final/{k}": v for k, v in last_eval.items()}, notes.get("chance")),
+        "peak_lr": t.lr, "precision": t.precision,
         "num_params": sum(q.numel() for q in t.model.parameters()), **provenance(t.device),
     }
     return {k: v for k, v in summary.items() if v is not None}
