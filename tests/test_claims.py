@@ -88,7 +88,7 @@ def test_report_has_one_section_per_experiment_and_escapes_pipes(tmp_path):
     text = out.read_text()
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == ["## vit", "## convnext", "## gpt", "## resnet", "## analysis", "## ablation", "## sweep_alpha",
-                        "## calibrated_alpha", "## speed"]
+                        "## calibrated_alpha", "## regime", "## speed"]
     assert "](../experiments/resnet/README.md)" in text
     assert "\\|x\\| > 50" in text  # the paper's "|x| > 50" inside a table cell
     for line in text.splitlines():
@@ -118,3 +118,21 @@ def test_a_toy_claim_added_to_the_registry_alone_appears_in_the_report(tmp_path,
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
     assert "| Toy: alpha 2 beats alpha 0.5 |" in text and "([vit](experiments/vit/README.md))" in text
+
+
+def test_rows_whose_runs_are_elsewhere_are_carried_over_marked(tmp_path, capsys):
+    for seed, (ln, dyt) in enumerate([(86.0, 76.0), (86.2, 77.5), (85.9, 75.8)]):
+        fake_run(tmp_path / "runs", "vit", "ln", "ln", seed, ln)
+        fake_run(tmp_path / "runs", "vit", "dyt", "dyt-a0.5", seed, dyt)
+    out = tmp_path / "REPORT.md"
+    main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    first = next(ln for ln in out.read_text().splitlines() if ln.startswith("| ViT: DyT matches LN |"))
+    main(["--runs", str(tmp_path / "elsewhere"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    text = out.read_text()
+    carried = next(ln for ln in text.splitlines() if ln.startswith("| ViT: DyT matches LN |"))
+    assert "| † ln: 86.03 ± 0.15 (n = 3)" in carried and carried.split(" | ")[3:] == first.split(" | ")[3:]
+    assert "† Carried over from the previous REPORT.md" in text and "0 with runs here, 2 carried over" in capsys.readouterr().out
+    main(["--runs", str(tmp_path / "elsewhere"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    assert "| † ln:" in out.read_text() and "| † † ln:" not in out.read_text()  # marked once, however often carried
+    main(["--runs", str(tmp_path / "elsewhere"), "--analysis", str(tmp_path / "a"), "--out", str(out), "--fresh"])
+    assert "†" not in out.read_text()

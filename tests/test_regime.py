@@ -105,3 +105,56 @@ def test_a_dyt_run_logs_its_diagnostics_and_its_chance_level(smoke_cfg, tmp_path
 
     cfg = smoke_cfg("experiment=gpt")
     assert saved["chance"]["value"] == pytest.approx(chance_level(build_data(cfg), cfg.data.val_limit)["value"])
+
+
+def _regime_fixture(root, gaps: dict[int, float], noise=(0.0, 0.3, -0.3)):
+    """ViT runs of the ladder: LN at 86 % everywhere, every other arm ``gaps[epochs]`` points below it."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    from dyt.reports.regime.plan import LADDERS
+
+    ladder = LADDERS["vit"]
+    for arm, overrides in ladder.arms.items():
+        for budget in ladder.budgets:
+            cfg = OmegaConf.to_container(compose("experiment=vit", *overrides, *ladder.budget_override(budget)),
+                                         resolve=True)
+            for seed in ladder.seeds_at(budget):
+                run = root / "vit" / cfg["arm"] / f"seed{seed}"
+                run.mkdir(parents=True)
+                (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "seed": seed}))
+                acc = 86.0 - (0 if arm == "LN" else gaps[budget]) + noise[seed]
+                (run / "summary.json").write_text(json.dumps({"status": "completed", "max_steps": 234 * budget,
+                                                              "step": 234 * budget, "final/val/acc1": acc}))
+
+
+def test_the_regime_plan_gives_each_budget_its_own_runs():
+    from dyt.reports.regime.plan import commands
+
+    lines = commands("vit")
+    assert lines[0] == "python -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal seed=0,1,2"  # = make reproduce-vit
+    assert "python -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal trainer.epochs=10 seed=0,1" in lines
+    assert any("optim.alpha_lr_mult=100 trainer.epochs=1 seed=0,1,2" in line for line in lines)
+    assert compose("experiment=vit", "trainer.epochs=10").arm == "ln+epochs-10"  # its own run dir and schedule
+
+
+def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
+    from dyt.reports.regime.analysis import cells, crossover, gap
+    from dyt.reports.regime.plan import LADDERS
+    from dyt.reports.regime.report import report
+
+    _regime_fixture(tmp_path / "runs", {1: 9.0, 3: 6.0, 10: 3.0})
+    ladder = LADDERS["vit"]
+    table = cells(ladder, tmp_path / "runs")
+    assert table[("DyT (alpha 0.5)", 10)].steps == 2340 and len(table[("DyT (alpha 0.5)", 10)].values) == 2
+    g, lo, hi = gap(ladder, table[("DyT (alpha 0.5)", 3)], table[("LN", 3)])
+    assert g == pytest.approx(6.0) and lo < 6.0 < hi
+    cross = crossover(ladder, "DyT (alpha 0.5)", table)
+    assert cross["slope"] < 0 and cross["text"].startswith("crossover near") and 4000 < cross["steps"] < 15000
+    flat = tmp_path / "flat"
+    _regime_fixture(flat, {1: 6.0, 3: 6.0, 10: 6.0})
+    assert crossover(ladder, "DyT (alpha 0.5)", cells(ladder, flat))["text"].startswith("no crossover within 10×")
+    readme = report(["vit", "gpt"], tmp_path / "runs", tmp_path / "out").read_text()
+    assert "| DyT (alpha 0.5) | 10 | 2340 | 83.15 ± 0.21 (n = 2) | +3 [+2.09, +3.91] |" in readme
+    assert "not run (no runs under" in readme.split("## gpt")[1]
+    assert (tmp_path / "out" / "vit.png").stat().st_size > 10_000 and (tmp_path / "out" / "vit.csv").exists()

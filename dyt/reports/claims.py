@@ -85,6 +85,22 @@ def build_rows(runs_root: Path, analysis_dir: Path, claims: list[Claim] | None =
     return sorted(rows, key=lambda r: order.index(r.section) if r.section in order else len(order))
 
 
+CARRIED = "†"
+
+
+def carry_over(rows: list[Row], previous: dict[str, Row]) -> list[Row]:
+    """Rows whose runs are not here keep the verdict the previous REPORT.md gave them, marked ``†``: training
+    one experiment again and rewriting REPORT.md does not wipe the others."""
+    out = []
+    for row in rows:
+        old = previous.get(row.claim)
+        if row.verdict == NOT_RUN and old is not None and old.verdict != NOT_RUN:
+            ours = old.ours if old.ours.startswith(CARRIED) else f"{CARRIED} {old.ours}"
+            row = Row(row.claim, row.paper, ours, old.statistic, old.verdict, row.command, row.section)
+        out.append(row)
+    return out
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")  # a literal | (as in |x|) would end the markdown cell
 
@@ -107,6 +123,9 @@ def write_report(rows: list[Row], out: Path, command: str) -> None:
              "verdict is about the claim at our scale. Details, curves and caveats: `results/<claim>/README.md` and "
              "`experiments/<claim>/README.md`.", "",
              "Sections follow `experiments/`: each experiment README links its section here.", ""]
+    if any(r.ours.startswith(CARRIED) for r in rows):
+        lines[-1:-1] = [f"{CARRIED} Carried over from the previous REPORT.md: the runs of that claim were not under the runs "
+                        "folder this one was written from (its numbers and verdict are as that report gave them).", ""]
     extra = sorted({r.section for r in rows} - set(registry.SECTIONS))  # a section the registry has no title for
     for section, title in [*registry.SECTIONS.items(), *((s, s) for s in extra)]:
         here = [r for r in rows if r.section == section]
@@ -161,15 +180,19 @@ def main(argv=None) -> None:
     parser.add_argument("--analysis", type=Path, default=Path("results/analysis"))
     parser.add_argument("--out", type=Path, default=Path("results/REPORT.md"))
     parser.add_argument("--readme", type=Path, default=None, help="rewrite this README's results table from --out")
+    parser.add_argument("--fresh", action="store_true", help="do not carry rows over from an existing --out")
     args = parser.parse_args(argv)
     if args.readme is not None:
         update_readme(args.readme, args.out)
         print(f"{args.readme}: results table rewritten from {args.out}")
         return
     rows = build_rows(args.runs, args.analysis)
+    if args.out.exists() and not args.fresh:
+        rows = carry_over(rows, read_report(args.out))
     write_report(rows, args.out, f"python -m dyt.reports.claims --runs {args.runs} --analysis {args.analysis} --out {args.out}")
     done = sum(r.verdict != NOT_RUN for r in rows)
-    print(f"{args.out}: {len(rows)} claims, {done} with runs, {len(rows) - done} not run")
+    carried = sum(r.ours.startswith(CARRIED) for r in rows)
+    print(f"{args.out}: {len(rows)} claims, {done - carried} with runs here, {carried} carried over, {len(rows) - done} not run")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ runs from the run dirs.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,32 @@ def alpha_init_range(ctx: Context):
     verdict = (f"reproduced: no significant effect of the init {LEVEL}" if p >= ALPHA
                else "**not reproduced**: the init matters here")
     return ours, f"one-way ANOVA F = {stat:.2f}, p = {p:.2g}; spread of means {spread:.2f}", verdict
+
+
+def budget_trend(ctx: Context):
+    """The regime ladder of ``ctx.folder``: the DyT arm's gap to the baseline per budget, and its trend."""
+    from dyt.reports.regime.analysis import cells, crossover, gap
+    from dyt.reports.regime.plan import LADDERS
+
+    ladder = LADDERS[ctx.folder]
+    table = cells(ladder, ctx.runs_root)
+    dyt = next(arm for arm in ladder.arms if arm.startswith("DyT"))
+    rungs = [b for b in sorted(ladder.budgets) if (dyt, b) in table and (ladder.baseline, b) in table]
+    if not rungs:
+        return None
+    parts = []
+    for b in rungs:
+        g, lo, hi = gap(ladder, table[(dyt, b)], table[(ladder.baseline, b)])
+        parts.append(f"{table[(dyt, b)].steps} steps: {g:+.3g}" + (f" [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else "")
+                     + (" (collapsed)" if table[(dyt, b)].collapsed else ""))
+    trend = crossover(ladder, dyt, table)
+    if "slope" not in trend:
+        verdict = f"inconclusive: {trend['text']}"
+    elif trend["slope_ci"][1] < 0:
+        verdict = "reproduced: the gap shrinks; " + trend["text"]
+    else:
+        verdict = "**not reproduced**: " + trend["text"]
+    return f"{dyt} minus {ladder.baseline} (worse > 0): " + "; ".join(parts), "gap per rung, 95% Welch CI", verdict
 
 
 SPEED_PAR = 1.05  # "as fast as": within 5% of LayerNorm

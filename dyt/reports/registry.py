@@ -44,6 +44,12 @@ DERF_VIT_B = 82.8  # Derf paper: ViT-B top-1 with Derf (LN 82.3)
 SQUASH_VIT_B = {"identity": "61.0, then diverged", "dyt": 82.5, "hardtanh": 82.2, "sigmoid": 81.6}
 SQUASH_VIT_B_NOALPHA = {"dyt": 81.1, "hardtanh": 80.7, "sigmoid": 80.7}
 SQUASH_VIT_S = {"identity": "58.5, then diverged", "dyt": 80.3, "hardtanh": 79.9, "sigmoid": 79.6}
+# the regime study (arXiv 2604.23434, "When Does Removing LayerNorm Help?", GPT-2 family on WikiText-103)
+LADDER_PAPER = ("paper: parity at full budgets; GPT-2 64M: DyT's gap 0.68 → 0.36 nats from 5k to 10k steps "
+                "(arXiv 2604.23434)")
+ADAM_LIMIT = "— (Adam moves a scalar by about lr per step: at lr 1e-3 alpha travels at most ~0.3 in 300 steps)"
+SWIGLU_PAPER = ("LLaMA-style DyT collapsed in 1 of 3 seeds; a GELU MLP made every seed converge, 4.48 ± 0.01 "
+                "(arXiv 2604.23434)")
 SPEED_UNCOMPILED, SPEED_COMPILED = "8.3 → 4.8", "equal compiled"  # LLaMA-7B, H100, bf16: norm layers' training time
 
 
@@ -204,6 +210,21 @@ CLAIMS: list[Claim] = [
     Claim("Non-LLM models are insensitive to alpha init in 0.5–1.2", "sweep_alpha",
           "ImageNet: ≤ 0.1–0.2 top-1 between inits 0.5 and 1.2", "make sweep-alpha", "sweep_alpha_vit",
           evaluate="alpha_init_range", headline=True),
+    *[Claim(f"{name}: DyT's gap to {base} shrinks with the budget (ours)", "regime", LADDER_PAPER, "make regime-" + model,
+            model, evaluate="budget_trend", headline=model != "llama")
+      for model, name, base in (("vit", "ViT", "LN"), ("gpt", "GPT-2 style LM", "LN"), ("llama", "LLaMA style LM", "RMSNorm"))],
+    *[Claim(f"{name}: a 100x learning rate for alpha improves DyT (ours)", "regime", ADAM_LIMIT, "make regime-" + model,
+            model, DYT, Arm("norm=dyt", "optim.alpha_lr_mult=100"), **metric, expect="better")
+      for model, name, metric in (("vit", "ViT", {}), ("gpt", "GPT-2 style LM", LOSS), ("llama", "LLaMA style LM", LOSS))],
+    *[Claim(f"{name}: a longer warmup (30% of the steps) improves DyT (ours)", "regime",
+            "the paper's recipes warm up for thousands of steps (ours: 15–70)", "make regime-" + model, model, DYT,
+            Arm("norm=dyt", "optim.warmup_frac=0.3"), **metric, expect="better")
+      for model, name, metric in (("vit", "ViT", {}), ("gpt", "GPT-2 style LM", LOSS), ("llama", "LLaMA style LM", LOSS))],
+    Claim("LLaMA style LM: a GELU MLP instead of SwiGLU rescues DyT (ours)", "regime", SWIGLU_PAPER, "make regime-llama",
+          "llama", DYT, Arm("norm=dyt", "model.kwargs.mlp=gelu"), **LOSS, expect="better", headline=True),
+    Claim("LLaMA style LM: no weight decay on alpha improves DyT (ours)", "regime",
+          "the LLaMA recipe decays every parameter, alpha too", "make regime-llama", "llama", DYT,
+          Arm("norm=dyt", "optim.decay_alpha=false"), **LOSS, expect="better"),
     Claim("DyT is faster than LN (first version); no faster once compiled (revision)", "speed",
           f"LLaMA-7B H100: norm layers {SPEED_UNCOMPILED} s uncompiled; {SPEED_COMPILED}", "make bench",
           evaluate="speed", headline=True),
@@ -213,7 +234,9 @@ CLAIMS: list[Claim] = [
 SECTIONS = {"vit": "DyT in Vision Transformers", "convnext": "DyT in ConvNeXt", "gpt": "DyT in language models",
             "resnet": "Where DyT fails: BatchNorm in classic ConvNets", "analysis": "LN as a tanh, alpha and 1/std",
             "ablation": "Squashing functions, alpha, Derf and DyISRU", "sweep_alpha": "alpha init",
-            "calibrated_alpha": "Calibrated alpha init (ours, not the paper's)", "speed": "Speed: DyT vs LayerNorm"}
+            "calibrated_alpha": "Calibrated alpha init (ours, not the paper's)",
+            "regime": "When and why DyT catches up: budget, alpha's learning rate, warmup, SwiGLU",
+            "speed": "Speed: DyT vs LayerNorm"}
 
 SWEEP_STATEMENT = ("non-LLM models are insensitive to alpha init between 0.5 and 1.2 (supervised ViT-L diverges "
                    "above 0.6; bigger models or higher LRs need smaller alpha); LLMs need tuned, per-position, "

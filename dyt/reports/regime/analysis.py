@@ -1,0 +1,129 @@
+"""The regime study's numbers: each arm's gap to the baseline per budget, with a 95% interval, and where the
+trend says the gap closes.
+
+Gap convention: how much worse than the baseline (positive = worse): baseline − arm for accuracy, arm −
+baseline for loss. Interval: Welch's t interval of the difference of means over seeds. Crossover: a
+least-squares line of the gap against log10(steps) over the rungs' means (weighted by 1/se²); where its slope
+is negative with 95% confidence, the budget at which the line reaches 0, with a bootstrap interval
+(resampling seeds within each cell); else "no crossover within 10×" of the top rung.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dyt.reports.regime.plan import Ladder
+from dyt.reports.registry import Arm
+from dyt.reports.runs import Run, load_runs
+
+CROSSOVER_HORIZON = 10.0  # a crossover is reported up to this many times the top rung's budget
+BOOTSTRAP = 2000
+
+
+@dataclass
+class Cell:
+    arm: str
+    budget: float  # in the ladder's unit (epochs or steps)
+    steps: int  # optimizer steps of the budget
+    values: list[float]  # final metric of the completed runs
+    runs: int  # all runs (diverged and failed too)
+    collapsed: int
+
+
+def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
+    return Arm(*overrides, *ladder.budget_override(budget)).label(ladder.model)
+
+
+def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
+    """``{(arm, budget): Cell}`` for every arm at every budget, and the interventions at the default budget."""
+    folder = runs_root / ladder.model
+    runs = load_runs(folder) if folder.is_dir() else []
+    by_label: dict[str, list[Run]] = {}
+    for r in runs:
+        by_label.setdefault(r.arm, []).append(r)
+    wanted = [(arm, b, o) for arm, o in ladder.arms.items() for b in ladder.budgets]
+    wanted += [(arm, ladder.default, o) for arm, o in ladder.interventions.items()]
+    out = {}
+    key = f"final/{ladder.metric}"
+    for arm, budget, overrides in wanted:
+        found = by_label.get(_label(ladder, overrides, budget), [])
+        if not found:
+            continue
+        done = [r for r in found if r.completed and key in r.summary]
+        out[(arm, budget)] = Cell(arm, budget, int(found[0].summary.get("max_steps") or 0),
+                                  [float(r.summary[key]) for r in done], len(found),
+                                  sum(bool(r.summary.get("collapsed")) for r in done))
+    return out
+
+
+def gap(ladder: Ladder, arm: Cell, base: Cell) -> tuple[float, float, float]:
+    """``(gap, low, high)``: the arm's gap to the baseline and its 95% Welch interval (nan without 2 seeds each)."""
+    from scipy import stats
+
+    a, b = np.asarray(arm.values), np.asarray(base.values)
+    diff = (b.mean() - a.mean()) if ladder.higher_is_better else (a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return float(diff), math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return float(diff), float(diff), float(diff)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = stats.t.ppf(0.975, df) * se
+    return float(diff), float(diff - half), float(diff + half)
+
+
+def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted least squares y = a + b x; returns (a, b)."""
+    W = np.diag(w)
+    X = np.stack([np.ones_like(x), x], axis=1)
+    a, b = np.linalg.solve(X.T @ W @ X, X.T @ W @ y)
+    return float(a), float(b)
+
+
+def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
+    """Where ``arm``'s gap line crosses 0: ``{"slope", "slope_ci", "steps", "steps_ci", "text"}``."""
+    budgets = [b for b in sorted(ladder.budgets) if (arm, b) in table and (ladder.baseline, b) in table
+               and len(table[(arm, b)].values) >= 2 and len(table[(ladder.baseline, b)].values) >= 2]
+    if len(budgets) < 3:
+        return {"text": "too few rungs with 2+ seeds each for a trend"}
+    rng = np.random.default_rng(seed)
+    x = np.log10([table[(arm, b)].steps for b in budgets])
+
+    def fit(resample: bool) -> tuple[float, float]:
+        gaps, weights = [], []
+        for b in budgets:
+            a, base = table[(arm, b)], table[(ladder.baseline, b)]
+            if resample:
+                a = Cell(arm, b, a.steps, list(rng.choice(a.values, len(a.values))), a.runs, a.collapsed)
+                base = Cell(base.arm, b, base.steps, list(rng.choice(base.values, len(base.values))), base.runs, 0)
+            g, lo, hi = gap(ladder, a, base)
+            gaps.append(g)
+            weights.append(1.0 / max(((hi - lo) / 3.92) ** 2, 1e-12) if math.isfinite(lo) else 1.0)
+        return _fit(x, np.asarray(gaps), np.asarray(weights))
+
+    a, b = fit(False)
+    boots = np.array([fit(True) for _ in range(BOOTSTRAP)])
+    slope_ci = tuple(float(v) for v in np.percentile(boots[:, 1], [2.5, 97.5]))
+    out = {"slope": b, "slope_ci": slope_ci}
+    horizon = math.log10(CROSSOVER_HORIZON) + x.max()
+    if b >= 0 or slope_ci[1] >= 0:
+        out["text"] = f"no crossover within {CROSSOVER_HORIZON:g}×: the gap does not shrink with confidence " \
+                      f"(slope per decade {b:+.3g}, 95% [{slope_ci[0]:+.3g}, {slope_ci[1]:+.3g}])"
+        return out
+    at = -a / b
+    crossings = [-ai / bi for ai, bi in boots if bi < 0]
+    lo, hi = (float(v) for v in np.percentile(crossings, [2.5, 97.5])) if crossings else (math.nan, math.nan)
+    out.update(steps=10 ** at, steps_ci=(10 ** lo, 10 ** hi))
+    if at > horizon:
+        out["text"] = (f"no crossover within {CROSSOVER_HORIZON:g}×: the gap shrinks (slope per decade {b:+.3g}, "
+                       f"95% [{slope_ci[0]:+.3g}, {slope_ci[1]:+.3g}]), reaching 0 near {10 ** at:.3g} steps by the "
+                       f"line (95% [{10 ** lo:.3g}, {10 ** hi:.3g}])")
+    else:
+        out["text"] = (f"crossover near {10 ** at:.3g} steps (95% [{10 ** lo:.3g}, {10 ** hi:.3g}]); slope per decade "
+                       f"{b:+.3g}")
+    return out

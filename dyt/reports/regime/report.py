@@ -1,0 +1,154 @@
+"""``results/regime/``: per model the gap to the baseline against budget (figure, csv, tables), the
+interventions at the default budget, and what the DyT layers looked like at the end (saturation, alpha,
+the residual stream)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from dyt.reports.regime.analysis import Cell, cells, crossover, gap
+from dyt.reports.regime.plan import LADDERS, Ladder
+from dyt.reports.registry import Arm
+from dyt.reports.runs import load_runs
+from dyt.reports.stats import mean_std, welch
+
+
+def _cell_text(cell: Cell) -> str:
+    mean, sd = mean_std(cell.values)
+    extra = f", {cell.collapsed} collapsed" if cell.collapsed else ""
+    bad = cell.runs - len(cell.values)
+    extra += f", {bad} diverged/failed" if bad else ""
+    return f"{mean:.4g} ± {sd:.2g} (n = {len(cell.values)}{extra})"
+
+
+def _gap_text(ladder: Ladder, cell: Cell, base: Cell | None) -> str:
+    if base is None or cell.arm == ladder.baseline:
+        return "—"
+    g, lo, hi = gap(ladder, cell, base)
+    return f"{g:+.3g} [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else f"{g:+.3g}"
+
+
+def ladder_lines(ladder: Ladder, table: dict) -> list[str]:
+    unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
+    lines = [f"| arm | budget ({unit}) | steps | final `{ladder.metric}` (mean ± std) | gap to {ladder.baseline} "
+             "[95% CI] (worse > 0) |", "| --- | --- | --- | --- | --- |"]
+    for arm in ladder.arms:
+        for b in sorted(ladder.budgets):
+            cell = table.get((arm, b))
+            if cell is not None:
+                lines.append(f"| {arm} | {b:g} | {cell.steps} | {_cell_text(cell)} | "
+                             f"{_gap_text(ladder, cell, table.get((ladder.baseline, b)))} |")
+    lines += ["", "Where the gap closes (a line of the gap against log10(steps), weighted by each rung's interval):", ""]
+    lines += [f"- {arm}: {crossover(ladder, arm, table)['text']}" for arm in ladder.arms if arm != ladder.baseline]
+    return lines
+
+
+def intervention_lines(ladder: Ladder, table: dict) -> list[str]:
+    dyt = next(arm for arm in ladder.arms if arm.startswith("DyT"))
+    ref = table.get((dyt, ladder.default))
+    base = table.get((ladder.baseline, ladder.default))
+    rows = [a for a in (*ladder.arms, *ladder.interventions) if (a, ladder.default) in table]
+    lines = [f"| arm (default budget, {ladder.default:g}) | final `{ladder.metric}` | gap to {ladder.baseline} [95% CI] "
+             f"| vs {dyt}: Δ, Welch p |", "| --- | --- | --- | --- |"]
+    for arm in rows:
+        cell = table[(arm, ladder.default)]
+        versus = "—"
+        if ref is not None and arm != dyt and cell.values and len(ref.values) > 1 and len(cell.values) > 1:
+            _, p = welch(ref.values, cell.values)
+            versus = f"{np.mean(cell.values) - np.mean(ref.values):+.3g}, p = {p:.2g}"
+        lines.append(f"| {arm} | {_cell_text(cell)} | {_gap_text(ladder, cell, base)} | {versus} |")
+    return lines
+
+
+def internals(ladder: Ladder, runs_root: Path) -> list[str]:
+    """DyT's state in the last logged row of each DyT run at the default budget: saturation, alpha, stream."""
+    folder = runs_root / ladder.model
+    runs = load_runs(folder) if folder.is_dir() else []
+    lines = ["| arm | runs | saturated share, mean over layers (max) | alpha at the end, min–max | residual std, "
+             "last block / first block |", "| --- | --- | --- | --- | --- |"]
+    for arm, overrides in {**ladder.arms, **ladder.interventions}.items():
+        label = Arm(*overrides).label(ladder.model)
+        last = [r.rows[-1] for r in runs if r.arm == label and r.rows and any(k.startswith("sat/") for k in r.rows[-1])]
+        if not last:
+            continue
+        sat = [[v for k, v in row.items() if k.startswith("sat/")] for row in last]
+        alphas = [v for row in last for k, v in row.items() if k.startswith("alpha/")]
+        resid = [[v for k, v in row.items() if k.startswith("resid_std/")] for row in last]
+        ratio = [r[-1] / r[0] for r in resid if len(r) > 1 and r[0] > 0]
+        lines.append(f"| {arm} | {len(last)} | {np.mean([np.mean(s) for s in sat]):.3f} ({max(max(s) for s in sat):.3f}) | "
+                     f"{min(alphas):.3g}–{max(alphas):.3g} | " + (f"{np.mean(ratio):.3g}×" if ratio else "—") + " |")
+    return lines if len(lines) > 2 else ["(no DyT run with the saturation columns yet)"]
+
+
+def plot(ladder: Ladder, table: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_gap, ax_raw) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for i, arm in enumerate(ladder.arms):
+        pts = [(table[(arm, b)], table.get((ladder.baseline, b))) for b in sorted(ladder.budgets) if (arm, b) in table]
+        if not pts:
+            continue
+        steps = [c.steps for c, _ in pts]
+        ax_raw.errorbar(steps, [np.mean(c.values) if c.values else math.nan for c, _ in pts],
+                        yerr=[np.std(c.values, ddof=1) if len(c.values) > 1 else 0 for c, _ in pts],
+                        marker="o", capsize=3, label=arm, color=f"C{i}")
+        if arm == ladder.baseline:
+            continue
+        gaps = [gap(ladder, c, b) if b is not None and c.values else (math.nan,) * 3 for c, b in pts]
+        low = [g - lo if math.isfinite(lo) else 0 for g, lo, _ in gaps]
+        high = [hi - g if math.isfinite(hi) else 0 for g, _, hi in gaps]
+        ax_gap.errorbar(steps, [g for g, _, _ in gaps], yerr=[low, high], marker="o", capsize=3, label=arm, color=f"C{i}")
+    ax_gap.axhline(0, color="black", lw=1)
+    for ax, title in ((ax_gap, f"gap to {ladder.baseline} (worse > 0), 95% CI"), (ax_raw, f"final {ladder.metric}")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps (each budget its own full schedule)")
+        ax.set_title(f"{ladder.model}: {title}")
+        ax.grid(alpha=0.3, which="both")
+    ax_gap.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_csv(ladder: Ladder, table: dict, path: Path) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "arm", "budget", "steps", "runs", "completed", "collapsed", "mean", "std", "gap", "gap_low",
+                    "gap_high"])
+        for (arm, budget), cell in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            base = table.get((ladder.baseline, budget))
+            g, lo, hi = gap(ladder, cell, base) if base is not None and cell.values and arm != ladder.baseline \
+                else (math.nan,) * 3
+            mean, sd = mean_std(cell.values)
+            w.writerow([ladder.model, arm, f"{budget:g}", cell.steps, cell.runs, len(cell.values), cell.collapsed,
+                        f"{mean:.6g}", f"{sd:.6g}", f"{g:.6g}", f"{lo:.6g}", f"{hi:.6g}"])
+
+
+def report(models, runs_root: Path = Path("runs"), out: Path = Path("results/regime")) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# The regime study: when and why DyT catches up", "",
+             f"Generated by `python -m dyt.reports.regime report {' '.join(models)}` (`make regime`) from the run dirs; "
+             "do not edit by hand. The question, the mechanisms and our verdicts: "
+             "[`experiments/regime/README.md`](../../experiments/regime/README.md).", ""]
+    for model in models:
+        ladder = LADDERS[model]
+        table = cells(ladder, runs_root)
+        lines += [f"## {model}", ""]
+        if not table:
+            lines += [f"not run (no runs under `{runs_root / model}`: `make regime-{model}`)", ""]
+            continue
+        plot(ladder, table, out / f"{model}.png")
+        write_csv(ladder, table, out / f"{model}.csv")
+        lines += [f"![{model}: gap to {ladder.baseline} against budget]({model}.png)", "", "### The budget ladder", "",
+                  *ladder_lines(ladder, table), "", "### Interventions at the default budget", "",
+                  *intervention_lines(ladder, table), "", "### DyT's layers at the end of the default budget", "",
+                  *internals(ladder, runs_root), "", f"Rows: [`{model}.csv`]({model}.csv).", ""]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    return out / "README.md"
