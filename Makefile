@@ -101,8 +101,19 @@ report-resnet: install ## write results/resnet/ from runs/resnet/ and runs/vgg/
 report-convnext: install ## write results/convnext/ from runs/convnext/
 	$(PY) -m dyt.reports.experiment convnext
 
-sync: install ## upload every offline W&B run under runs/ (needs `wandb login` and network)
-	@find runs -type d -name 'offline-run-*' -print0 | xargs -0 -r $(VENV)/bin/wandb sync
+EXP       ?= vit
+RUNS_ROOT ?= runs
+.PHONY: dashboard dashboard-online
+dashboard: install ## W&B LEET on every run of EXP at once, offline (make dashboard EXP=vit [RUNS_ROOT=runs])
+	$(PY) -m dyt.reports.dashboard $(EXP) --runs $(RUNS_ROOT)
+
+dashboard-online: install ## save EXP's W&B workspace view and Report (needs `wandb login` and WANDB_ENTITY)
+	$(PY) -m dyt.reports.wandb_views $(EXP) --report
+
+sync: install ## upload every offline W&B run under RUNS_ROOT, then save the views of every experiment there (needs `wandb login`)
+	@$(PY) -m dyt.reports.wandb_views --check
+	@find $(RUNS_ROOT) -type d -name 'offline-run-*' -print0 | xargs -0 -r $(VENV)/bin/wandb sync
+	$(PY) -m dyt.reports.wandb_views $$(ls $(RUNS_ROOT) | grep -v '^[._]') --report
 
 clean: ## remove caches and test leftovers (keeps .venv, data/, runs/, results/)
 	rm -rf .pytest_cache

@@ -53,14 +53,38 @@ class MemoryLogger:
         pass
 
 
+def base_url() -> str:
+    """The W&B server runs talk to: ``WANDB_BASE_URL``, else the installed wandb's default (not a hard-coded host:
+    wandb 0.31's default is CoreWeave Forge's API, which serves W&B)."""
+    if os.environ.get("WANDB_BASE_URL"):
+        return os.environ["WANDB_BASE_URL"]
+    try:
+        from wandb.sdk.lib.urls import DEFAULT_BASE_URL
+    except ImportError:  # older wandb
+        return "https://api.wandb.ai"
+    return DEFAULT_BASE_URL
+
+
+def _key_hosts() -> list[str]:
+    """The hosts a `wandb login` of this server may have stored its key under in ~/.netrc."""
+    host = urlparse(base_url()).hostname or ""
+    hosts = [host]
+    try:
+        from wandb.sdk.lib.urls import FORGE_HOSTS
+    except ImportError:
+        return hosts
+    bare = host.removeprefix("api.")
+    return hosts + [FORGE_HOSTS[bare]] if bare in FORGE_HOSTS else hosts
+
+
 def api_key_configured() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
     try:
-        return netrc.netrc().authenticators(host) is not None
+        stored = netrc.netrc()
     except (OSError, netrc.NetrcParseError):
         return False
+    return any(stored.authenticators(host) is not None for host in _key_hosts())
 
 
 def resolve_mode(configured: str) -> str:
@@ -75,7 +99,7 @@ def resolve_mode(configured: str) -> str:
         if explicit:
             print("wandb: online mode asked for but no API key (`wandb login`): logging offline; `make sync` uploads later")
         return "offline"
-    if not reachable(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")):
+    if not reachable(base_url()):
         print("wandb: API key found but the server is unreachable: logging offline; `make sync` uploads later")
         return "offline"
     return "online"
