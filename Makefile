@@ -148,15 +148,17 @@ readme-table: install ## rewrite the README's results table from results/REPORT.
 
 .PHONY: regime regime-vit regime-gpt regime-llama report-regime
 REGIME_ARGS ?= trainer.progress=false $(PARALLEL)
+SCALE ?= cpu# SCALE=gpu: the same study at GPU size (conf/experiment/<model>_gpu.yaml; set PARALLEL= on one GPU)
+REGIME_MODEL = $(1)$(if $(filter gpu,$(SCALE)),_gpu,)
 regime: regime-vit regime-gpt regime-llama ## the regime study: budget ladders, interventions, DyT internals (hours; resumable) -> results/regime/
 regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) and interventions -> results/regime/ (~2 h on 2 cores)
-	@$(PY) -m dyt.reports.regime commands vit $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,vit) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
 	$(MAKE) --no-print-directory report-regime
 regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) and interventions -> results/regime/ (~3 h)
-	@$(PY) -m dyt.reports.regime commands gpt $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,gpt) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
 	$(MAKE) --no-print-directory report-regime
 regime-llama: install data-text ## the LLaMA style ladder, interventions (SwiGLU vs GELU, alpha decay) -> results/regime/ (~3 h)
-	@$(PY) -m dyt.reports.regime commands llama $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,llama) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
 	$(MAKE) --no-print-directory report-regime
 report-regime: install ## write results/regime/ from the runs that exist (no training)
 	$(PY) -m dyt.reports.regime report

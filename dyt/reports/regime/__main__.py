@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dyt.reports.regime.plan import LADDERS, commands
+from dyt.reports.regime.plan import CPU_MODELS, LADDERS, commands
 from dyt.reports.regime.report import report
 
 
@@ -16,14 +16,15 @@ def main(argv=None) -> None:
     cmd.add_argument("model", choices=list(LADDERS))
     cmd.add_argument("overrides", nargs="*", help="added to every command, e.g. launcher=joblib trainer.threads=1")
     rep = sub.add_parser("report", help="write results/regime/ from the run dirs")
-    rep.add_argument("models", nargs="*", default=list(LADDERS))
+    rep.add_argument("models", nargs="*", default=None, help="default: the CPU models, and GPU-size ones with runs")
     rep.add_argument("--runs", type=Path, default=Path("runs"))
     rep.add_argument("--out", type=Path, default=Path("results/regime"))
     args = parser.parse_args(argv)
     if args.what == "commands":
         print("\n".join(commands(args.model, tuple(args.overrides))))
     else:
-        print(report(args.models, args.runs, args.out))
+        models = args.models or [*CPU_MODELS, *(m for m in LADDERS if m not in CPU_MODELS and (args.runs / m).is_dir())]
+        print(report(models, args.runs, args.out))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,19 @@ LADDERS = {l.model: l for l in (
 )}
 
 
+def _gpu(ladder: Ladder, model: str, budgets: tuple) -> Ladder:
+    """The same study at GPU size (``conf/experiment/<model>.yaml``): its arms, the interventions that matter most."""
+    keep = {k: v for k, v in ladder.interventions.items() if "MLP" in k}
+    return Ladder(model, ladder.metric, ladder.higher_is_better, ladder.budget_key, budgets, max(budgets),
+                  ladder.baseline, ladder.arms, keep)
+
+
+LADDERS.update({l.model: l for l in (_gpu(LADDERS["vit"], "vit_gpu", (3, 10, 30)),
+                                     _gpu(LADDERS["gpt"], "gpt_gpu", (500, 1500, 5000)),
+                                     _gpu(LADDERS["llama"], "llama_gpu", (500, 1500, 5000)))})
+CPU_MODELS = ("vit", "gpt", "llama")
+
+
 def _line(model: str, overrides: tuple[str, ...], seeds: tuple, extra: tuple[str, ...]) -> str:
     return " ".join(["python -m dyt.train -m", f"experiment={model}", *overrides,
                      "seed=" + ",".join(map(str, seeds)), *extra])
