@@ -82,11 +82,13 @@ sweep-alpha-gpt: install data-text ## GPT alpha heatmap: attention x MLP/final a
 report-sweep: install ## write results/sweep-alpha/ from runs/sweep_alpha_vit/ (and runs/sweep_alpha_gpt/ when present)
 	$(PY) -m dyt.reports.sweep $(wildcard runs/sweep_alpha_vit runs/sweep_alpha_gpt) --out results/sweep-alpha
 
-report: report-vit ## write every results/ folder whose runs exist (no training)
+report: install ## write every results/ folder whose runs exist (no training)
+	@if [ -d runs/vit ]; then $(MAKE) --no-print-directory report-vit; fi
 	@if [ -d runs/gpt ] || [ -d runs/llama ]; then $(MAKE) --no-print-directory report-gpt; fi
 	@if [ -d runs/resnet ] || [ -d runs/vgg ]; then $(MAKE) --no-print-directory report-resnet; fi
 	@if [ -d runs/convnext ]; then $(MAKE) --no-print-directory report-convnext; fi
 	@if [ -d runs/sweep_alpha_vit ] || [ -d runs/sweep_alpha_gpt ]; then $(MAKE) --no-print-directory report-sweep; fi
+	$(MAKE) --no-print-directory report-regime
 	$(MAKE) --no-print-directory report-claims
 
 report-vit: install ## write results/vit/ from runs/vit/
@@ -150,15 +152,18 @@ readme-table: install ## rewrite the README's results table from results/REPORT.
 REGIME_ARGS ?= trainer.progress=false $(PARALLEL)
 SCALE ?= cpu# SCALE=gpu: the same study at GPU size (conf/experiment/<model>_gpu.yaml; set PARALLEL= on one GPU)
 REGIME_MODEL = $(1)$(if $(filter gpu,$(SCALE)),_gpu,)
+# the plan's commands are listed first (a bad model or override stops here), then run one by one, stdin closed
+REGIME_RUN = cmds="$$($(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,$(1)) $(REGIME_ARGS))" || exit 1; \
+	echo "$$cmds" | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd </dev/null || exit 1; done
 regime: regime-vit regime-gpt regime-llama ## the regime study: budget ladders, interventions, DyT internals (hours; resumable) -> results/regime/
 regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) and interventions -> results/regime/ (~2 h on 2 cores)
-	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,vit) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(call REGIME_RUN,vit)
 	$(MAKE) --no-print-directory report-regime
 regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) and interventions -> results/regime/ (~3 h)
-	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,gpt) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(call REGIME_RUN,gpt)
 	$(MAKE) --no-print-directory report-regime
 regime-llama: install data-text ## the LLaMA style ladder, interventions (SwiGLU vs GELU, alpha decay) -> results/regime/ (~3 h)
-	@$(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,llama) $(REGIME_ARGS) | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd || exit 1; done
+	@$(call REGIME_RUN,llama)
 	$(MAKE) --no-print-directory report-regime
 report-regime: install ## write results/regime/ from the runs that exist (no training)
 	$(PY) -m dyt.reports.regime report

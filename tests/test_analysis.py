@@ -212,15 +212,15 @@ def test_input_stds_record_the_true_std_only_while_armed():
     from torch import nn
 
     from dyt import DyT
-    from dyt.run.trainer.diagnostics import InputStds
+    from dyt.run.trainer.diagnostics import Diagnostics
 
     torch.manual_seed(0)
     model = nn.Sequential(DyT(8), nn.Linear(8, 8), DyT(8))
-    stds = InputStds(model)
+    stds = Diagnostics(model)
     x = 3.0 * torch.randn(64, 8)
     model(x)
     assert stds.collect() == {}  # not armed: no hooks, nothing recorded
-    stds.arm()
+    stds.watch()
     hidden = model[1](model[0](x))
     model(x)
     values = stds.collect()

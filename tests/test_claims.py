@@ -7,7 +7,7 @@ import yaml
 from dyt.reports.claims import NOT_RUN, RESULTS_BEGIN, RESULTS_END, build_rows, main
 
 
-def fake_run(root, folder, norm_name, tag, seed, acc, loss=1.0, status="completed"):
+def fake_run(root, folder, norm_name, tag, seed, acc, loss=1.0, status="completed", collapsed=False):
     """A run dir as dyt.train leaves it (config.yaml + summary.json): fixture data for the report generator."""
     run_dir = root / folder / tag / f"seed{seed}"
     run_dir.mkdir(parents=True)
@@ -16,7 +16,7 @@ def fake_run(root, folder, norm_name, tag, seed, acc, loss=1.0, status="complete
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     summary = {"status": status, "step": 10}
     if status == "completed":
-        summary.update({"final/val/acc1": acc, "final/val/loss": loss})
+        summary.update({"final/val/acc1": acc, "final/val/loss": loss, "collapsed": collapsed})
     (run_dir / "summary.json").write_text(json.dumps(summary))
 
 
@@ -38,6 +38,20 @@ def test_rows_come_from_run_dirs_and_missing_claims_say_not_run(tmp_path):
     for claim in ("ConvNeXt: DyT matches LN", "GPT-2 style LM: DyT matches LN", "Squashing: sigmoid instead of tanh is worse"):
         assert rows[claim].ours == NOT_RUN and rows[claim].verdict == NOT_RUN
     assert rows["alpha tracks 1/std of its input"].verdict == NOT_RUN
+
+
+def test_collapsed_runs_are_flagged_and_never_compared_as_if_they_trained(tmp_path):
+    """A DyT seed at the chance level sinks "matches"; a collapsed baseline makes the comparison uninformative."""
+    for seed, dyt in enumerate([86.1, 10.0, 86.0]):
+        fake_run(tmp_path, "vit", "ln", "ln", seed, 86.0 + 0.1 * seed)
+        fake_run(tmp_path, "vit", "dyt", "dyt-a0.5", seed, dyt, collapsed=dyt == 10.0)
+        fake_run(tmp_path, "convnext", "ln", "ln", seed, 10.0, collapsed=True)
+        fake_run(tmp_path, "convnext", "dyt", "dyt-a0.5", seed, 85.0 + 0.1 * seed)
+    rows = {r.claim: r for r in build_rows(tmp_path, tmp_path / "no-analysis")}
+    vit, convnext = rows["ViT: DyT matches LN"], rows["ConvNeXt: DyT matches LN"]
+    assert "1 collapsed" in vit.ours and vit.verdict.startswith("**not reproduced**") and "collapsed" in vit.verdict
+    assert "ln: 10 ± 0 (n = 3, collapsed)" in convnext.ours
+    assert convnext.verdict.startswith("inconclusive") and "collapsed" in convnext.verdict
 
 
 def test_cli_writes_the_table(tmp_path, capsys):
@@ -82,7 +96,7 @@ def test_report_has_one_section_per_experiment_and_escapes_pipes(tmp_path):
         fake_run(tmp_path / "runs", "vit", "dyt", "dyt-cal1", seed, b)
     rows = {r.claim: r for r in build_rows(tmp_path / "runs", tmp_path / "a")}
     better = rows["Calibrated alpha beats the paper's 0.5 in a ViT (ours)"]
-    assert better.verdict == "reproduced: significantly better at the 5% level" and better.section == "calibrated_alpha"
+    assert better.verdict == "reproduced: dyt-cal1 significantly better at the 5% level" and better.section == "calibrated_alpha"
     out = tmp_path / "REPORT.md"
     main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
     text = out.read_text()
@@ -111,7 +125,7 @@ def test_a_toy_claim_added_to_the_registry_alone_appears_in_the_report(tmp_path,
     main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
     row = next(line for line in out.read_text().splitlines() if line.startswith("| Toy: alpha 2 beats alpha 0.5 |"))
     assert "dyt-a0.5: 80.03 ± 0.15 (n = 3); dyt-a2: 81.03 ± 0.25 (n = 3)" in row
-    assert "reproduced: significantly better at the 5% level" in row
+    assert "reproduced: dyt-a2 significantly better at the 5% level" in row
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{RESULTS_BEGIN}\nstale\n{RESULTS_END}\noutro\n")
     main(["--readme", str(readme), "--out", str(out)])

@@ -65,7 +65,7 @@ def calls(monkeypatch):
 
 def _grad_scales(layer64, x64, g64) -> dict[str, torch.Tensor]:
     """Per parameter, the sum of |terms| its gradient adds up (what fp32 summation error scales with)."""
-    shape = layer64._affine_shape(x64)
+    shape = layer64.affine_shape(x64)
     dims = [d for d in range(x64.dim()) if d != (1 if layer64.layout == "channels_first" else x64.dim() - 1)]
     alpha = layer64.alpha.view(shape) if layer64.alpha_per_channel else layer64.alpha
     t = torch.tanh(alpha * x64)

@@ -35,12 +35,14 @@ def regenerate() -> None:
     """Every report the make targets write, from ``runs/`` into ``results/`` (cwd), and the README's table."""
     from dyt.reports import claims, experiment, sweep
     from dyt.reports.analysis import __main__ as analysis
+    from dyt.reports.regime import __main__ as regime
 
     for key in ("vit", "gpt", "resnet", "convnext"):
         experiment.main([key])
     sweep.main(["runs/sweep_alpha_vit", "runs/sweep_alpha_gpt", "--out", "results/sweep-alpha"])
     analysis.main(["--out", "results/analysis", "--skip", "scurves"])
     write_scurve_tables(Path("results/analysis"))
+    regime.main(["report"])
     claims.main(["--runs", "runs", "--analysis", "results/analysis", "--out", "results/REPORT.md"])
     Path("README.md").write_text(f"# x\n\n{claims.RESULTS_BEGIN}\nold\n{claims.RESULTS_END}\n\nrest\n")
     claims.main(["--readme", "README.md", "--out", "results/REPORT.md"])

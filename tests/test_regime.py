@@ -28,14 +28,14 @@ def test_saturation_share_on_a_known_tensor():
     assert saturation(per_channel, x).item() == pytest.approx(0.5)
 
 
-def test_diagnostics_record_saturation_and_the_residual_stream_only_while_armed():
+def test_diagnostics_record_saturation_and_the_residual_stream_only_while_watching():
     torch.manual_seed(0)
     model = build(compose("norm=dyt", "model.kwargs.depth=2"))
     diag = Diagnostics(model)
     x = torch.randn(8, 1, 28, 28)
     model(x)
     assert diag.collect() == {}
-    diag.arm()
+    diag.watch()
     model(x)
     values = diag.collect()
     assert {k.split("/")[0] + "/" for k in values} == {"input_std/", "sat/", "resid_std/"}
@@ -82,15 +82,20 @@ def test_chance_level_and_collapse():
     assert collapsed({"final/val/acc1": 10.5}, {"metric": "val/acc1", "value": 10.0})
 
 
-def test_two_collapsed_arms_are_never_compared():
+def test_collapsed_runs_never_make_a_match_or_a_gain():
     both = compare([3.254, 3.2539, 3.2541], [3.2537, 3.2536, 3.2538], "val/loss", False, collapsed=(3, 3))
-    for expect in ("match", "better"):
+    for expect in ("match", "better", "worse", "neutral"):
         assert verdict(both, expect).startswith("inconclusive: both arms collapsed")
     one = compare([2.40, 2.42, 2.41], [3.254, 3.2539, 3.2541], "val/loss", False, collapsed=(0, 3))
-    assert verdict(one, "match", "dyt") == "**not reproduced**: dyt collapsed to the chance level"
-    assert verdict(one, "neutral", "dyt") == "**dyt collapsed to the chance level**"
-    assert verdict(compare([3.25, 3.251], [2.5, 2.51], "val/loss", False, collapsed=(2, 0)), "better") \
-        == "inconclusive: the baseline collapsed to the chance level"
+    assert verdict(one, "match", "dyt") == "**not reproduced**: 3 of 3 runs of dyt collapsed to the chance level"
+    assert verdict(one, "neutral", "dyt") == "**dyt: 3 of 3 runs collapsed to the chance level**"
+    partial = compare([2.40, 2.41, 2.42], [2.41, 2.42, 3.2537], "val/loss", False, collapsed=(0, 1))  # 1 of 3 seeds
+    assert verdict(partial, "match", "dyt") == "**not reproduced**: 1 of 3 runs of dyt collapsed to the chance level"
+    base = compare([3.25, 3.251, 3.252], [2.5, 2.51, 2.52], "val/loss", False, collapsed=(3, 0))
+    for expect in ("match", "better", "worse"):
+        assert verdict(base, expect) == "inconclusive: 3 of 3 baseline runs collapsed to the chance level"
+    mostly = compare([3.25, 3.251, 3.252], [3.25, 3.251, 2.9], "val/loss", False, collapsed=(3, 2))
+    assert verdict(mostly, "match").startswith("inconclusive")
 
 
 def test_a_dyt_run_logs_its_diagnostics_and_its_chance_level(smoke_cfg, tmp_path):

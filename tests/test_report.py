@@ -47,7 +47,7 @@ def test_report_writes_table_curves_and_verdict(runs, tmp_path):
     t, p = stats.ttest_ind(ACC["dyt-a0.5"], ACC["ln"], equal_var=False)
     assert f"Welch's t = {t:.2f}, p = {p:.3g}" in text
     claim = next(ln for ln in text.splitlines() if ln.startswith("| ViT: DyT matches LN |"))  # the registry's claim
-    assert "**not reproduced**: significantly worse at the 5% level" in claim
+    assert "**not reproduced**: dyt-a0.5 significantly worse at the 5% level" in claim
     assert "- dyt-a0.5 vs ln: " in text and "n = 3 vs 3: dyt-a0.5 is significantly worse at the 5% level." in text
     assert "α = 0.05" not in text  # α is DyT's scalar here
     assert "| ViT-B | 82.3 | 82.5 |" in text  # the paper beside ours
@@ -65,18 +65,26 @@ def test_one_verdict_function_words_every_expectation():
     same, gain = compare([80, 81, 82], [80.5, 81.2, 81.8], "val/acc1"), compare([80.0, 80.1, 80.2], [85.0, 85.1, 85.2], "val/acc1")
     loss = compare([80.0, 80.1, 80.2], [75.0, 75.1, 75.2], "val/acc1")
     assert verdict(same, "match") == "reproduced: no significant difference at the 5% level"
-    assert verdict(gain, "match") == verdict(gain, "better") == "reproduced: significantly better at the 5% level"
-    assert verdict(loss, "match").startswith("**not reproduced**: significantly worse")
+    assert verdict(gain, "match") == verdict(gain, "better") == "reproduced: the arm significantly better at the 5% level"
+    assert verdict(loss, "match", "dyt") == verdict(loss, "better", "dyt") == \
+        "**not reproduced**: dyt significantly worse at the 5% level"
     assert verdict(loss, "worse", "dyt") == "reproduced: dyt significantly worse at the 5% level"
-    assert verdict(gain, "worse", "dyt") == "**not reproduced**: dyt not worse"
-    assert verdict(same, "better").startswith("**not reproduced**: no significant difference")
+    assert verdict(gain, "worse", "dyt") == "**not reproduced**: dyt significantly better at the 5% level"
     assert verdict(loss, "neutral", "dyt") == "dyt is significantly worse at the 5% level"
+    # the right direction without significance is inconclusive for "better" and "worse" alike
+    up, down = compare([80, 81, 82], [80.5, 81.2, 81.8], "val/acc1"), compare([80, 81, 82], [79.5, 80.2, 80.8], "val/acc1")
+    assert verdict(up, "better") == "inconclusive: better but not significant at the 5% level"
+    assert verdict(down, "worse") == "inconclusive: worse but not significant at the 5% level"
+    assert verdict(down, "better", "dyt") == "**not reproduced**: dyt not better"
+    assert verdict(up, "worse", "dyt") == "**not reproduced**: dyt not worse"
     wide = compare([80.0, 80.2], [60.0, 70.0], "val/acc1")  # not significant (1 df), but a gap of 4 pooled stds
     assert verdict(wide, "match") == "inconclusive: a large gap that these seeds cannot resolve"
     assert verdict(compare([80.0], [81.0], "val/acc1"), "match").startswith("inconclusive: fewer than 2")
+    assert verdict(compare([80, 80], [80, 80], "val/acc1"), "match") == "inconclusive: no spread over seeds to test"
     assert verdict(compare([80, 81], [70, 71], "val/acc1", diverged=1), "match") == "**not reproduced**: 1 diverged run(s) of the arm"
+    assert verdict(compare([80, 81], [], "val/acc1", diverged=3), "worse", "dyt") == "reproduced: dyt did not train (3 diverged run(s))"
     lower = compare([2.0, 2.01, 2.02], [2.5, 2.51, 2.52], "val/loss", higher_is_better=False)
-    assert verdict(lower, "match").startswith("**not reproduced**: significantly worse")  # higher loss is worse
+    assert verdict(lower, "match").startswith("**not reproduced**: the arm significantly worse")  # higher loss is worse
 
 
 def test_no_runs_is_an_error_naming_the_fix(tmp_path):

@@ -55,6 +55,9 @@ def test_every_override_that_changes_training_names_the_run_dir():
     assert long.arm.startswith("ln+cfg-") and len(long.arm) == len("ln+cfg-") + 10  # too long to spell: a hash
     assert compose("+sweep=alpha_gpt", "norm=dyt", "model.kwargs.n_embd=256").out_dir == \
         "runs/sweep_alpha_gpt/w256/dyt-aauto/seed0"  # a key the path names already is left out
+    extended = compose("trainer=smoke", "trainer.max_steps=16", "trainer.extend=true")
+    assert extended.arm == compose("trainer=smoke").arm == "ln+trainer-smoke"  # extending a run keeps its dir
+    assert compose("norm=dyt", "norm.alpha_per_channel=true").arm == "dyt-a0.5+alpha_per_channel-true"  # untagged
 
 
 def test_smoke_fit_leaves_the_run_dir_contract(smoke_cfg, tmp_path):

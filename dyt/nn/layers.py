@@ -76,7 +76,8 @@ class DyT(nn.Module):
         self.weight = nn.Parameter(torch.ones(self.num_features, **factory)) if elementwise_affine else None
         self.bias = nn.Parameter(torch.zeros(self.num_features, **factory)) if elementwise_affine and bias else None
 
-    def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+    def affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        """The shape per-channel parameters (weight, bias, a per-channel alpha) take to broadcast over ``x``."""
         return (self.num_features,)
 
     def squash(self, z: torch.Tensor) -> torch.Tensor:
@@ -92,11 +93,11 @@ class DyT(nn.Module):
 
     def reference(self, x: torch.Tensor) -> torch.Tensor:
         """``weight * squash(alpha * x) + bias`` as plain torch ops (autograd does the backward)."""
-        alpha = self.alpha.view(self._affine_shape(x)) if self.alpha_per_channel else self.alpha
+        alpha = self.alpha.view(self.affine_shape(x)) if self.alpha_per_channel else self.alpha
         y = self.squash(alpha * x)
         if self.weight is None:
             return y
-        shape = self._affine_shape(x)
+        shape = self.affine_shape(x)
         y = y * self.weight.view(shape)
         return y if self.bias is None else y + self.bias.view(shape)
 
@@ -125,7 +126,8 @@ class DyT2d(DyT):
 
     layout = "channels_first"
 
-    def _affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+    def affine_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        """The shape per-channel parameters (weight, bias, a per-channel alpha) take to broadcast over ``x``."""
         return (self.num_features,) + (1,) * (x.dim() - 2)
 
 

@@ -51,9 +51,10 @@ def pair_row(claim: Claim, runs: list[Run]) -> Row:
     base_arm, other_arm = claim.base.label(claim.experiment), claim.other.label(claim.experiment)
     base = [r for r in runs if r.arm == base_arm]
     other = [r for r in runs if r.arm == other_arm]
-    not_run = Row(claim.title, claim.paper, NOT_RUN, "—", NOT_RUN, claim.command, claim.section)
-    if not base or not other:
-        return not_run
+    if not base or not other:  # "not run" (carried over from a previous REPORT.md only when neither arm is here)
+        ours = NOT_RUN if not (base or other) else "; ".join(f"{arm}: {NOT_RUN if not rs else 'runs here'}"
+                                                            for arm, rs in ((base_arm, base), (other_arm, other)))
+        return Row(claim.title, claim.paper, ours, "—", NOT_RUN, claim.command, claim.section)
     a, b = _final(base, claim.metric), _final(other, claim.metric)
     statuses = [r.summary.get("status") for r in other]
     collapsed = (collapsed_count(base), collapsed_count(other))
@@ -94,7 +95,7 @@ def carry_over(rows: list[Row], previous: dict[str, Row]) -> list[Row]:
     out = []
     for row in rows:
         old = previous.get(row.claim)
-        if row.verdict == NOT_RUN and old is not None and old.verdict != NOT_RUN:
+        if row.ours == NOT_RUN and old is not None and old.verdict != NOT_RUN:  # no run of the claim is here
             ours = old.ours if old.ours.startswith(CARRIED) else f"{CARRIED} {old.ours}"
             row = Row(row.claim, row.paper, ours, old.statistic, old.verdict, row.command, row.section)
         out.append(row)
@@ -111,7 +112,7 @@ TABLE_HEAD = ["| claim | paper | ours (mean ± std, seeds) | statistic | verdict
 def table_lines(rows: list[Row]) -> list[str]:
     """Claims as REPORT.md's table (also each experiment README's claims block)."""
     return TABLE_HEAD + ["| " + " | ".join(_cell(c) for c in (r.claim, r.paper, r.ours, r.statistic, r.verdict))
-                         + f" | `{r.command}` |" for r in rows]
+                         + f" | `{_cell(r.command)}` |" for r in rows]
 
 
 def write_report(rows: list[Row], out: Path, command: str) -> None:
@@ -149,19 +150,18 @@ def read_report(path: Path) -> dict[str, Row]:
     return rows
 
 
-def readme_table(report: Path, runs_root: Path = Path("runs")) -> list[str]:
-    """The README's results table: the headline claims' rows of ``report`` (a claim REPORT.md does not have yet,
-    decided from results tables alone, e.g. the bench's, is evaluated now)."""
+def readme_table(report: Path) -> list[str]:
+    """The README's results table: the headline claims' rows of ``report``, nothing else (no runs read)."""
     rows = read_report(report)
     lines = [RESULTS_BEGIN, "", "| claim | paper | ours | verdict at our scale |", "| --- | --- | --- | --- |"]
     for claim in (c for c in registry.CLAIMS if c.headline):
         row = rows.get(claim.title)
-        if row is None and claim.evaluate is not None:
-            row = evaluate(claim, runs_root, report.parent / "analysis")
         if row is None or row.verdict == NOT_RUN:
             continue
         link = f"[{claim.section}](experiments/{claim.section}/README.md)"
         lines.append("| " + " | ".join(_cell(c) for c in (claim.title, row.paper, row.ours, row.verdict)) + f" ({link}) |")
+    if any(row.ours.startswith(CARRIED) for row in rows.values()):
+        lines += ["", f"{CARRIED} carried over in `results/REPORT.md` from an earlier run of its claims (see there)."]
     return lines + ["", RESULTS_END]
 
 

@@ -15,6 +15,7 @@ import argparse
 import csv
 import math
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,8 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], exp: Experiment, runs_
             lines.append(_arm_row(arm if len(groups) == 1 else f"{experiment}: {arm}", runs, text))
     claims = [c for c in CLAIMS if c.experiment in exp.folders and c.evaluate is None]
     if claims:
-        rows = [evaluate(c, runs_root, Path("/nonexistent")) for c in claims]
+        cache: dict = {}
+        rows = [evaluate(c, runs_root, Path("/nonexistent"), cache) for c in claims]
         lines += ["", "## Claims on these runs (`dyt/reports/registry.py`; the same rows as `results/REPORT.md`)", "",
                   *table_lines(rows)]
     lines += ["", f"## Every arm vs the normalized baseline (final `{exp.metric}`, {direction} is better; Welch's t-test)",
@@ -142,6 +144,26 @@ def write_readme(groups: dict[str, dict[str, list[Run]]], exp: Experiment, runs_
     path.write_text("\n".join(lines) + "\n")
 
 
+@lru_cache(maxsize=None)
+def _default_budget(experiment: str) -> tuple:
+    from dyt.run.schema import compose
+
+    trainer = compose(f"experiment={experiment}").trainer
+    return trainer.max_steps, trainer.epochs
+
+
+def at_default_budget(run: Run) -> bool:
+    """Whether a run trained for its experiment's own budget (the regime study's other rungs live beside them)."""
+    trainer = run.config.get("trainer") or {}
+    try:
+        max_steps, epochs = _default_budget(run.config["name"])
+    except Exception:  # noqa: BLE001 - an experiment name no config composes (runs from elsewhere): keep the run
+        return True
+    if trainer.get("max_steps", max_steps) != max_steps:
+        return False
+    return max_steps is not None or trainer.get("epochs", epochs) == epochs
+
+
 def report(key: str, runs_root: Path = Path("runs"), out: Path | None = None) -> Path:
     """Write ``results/<key>/`` (or ``out``) from the runs of experiment ``key``'s folders under ``runs_root``."""
     if key not in EXPERIMENTS:
@@ -149,7 +171,8 @@ def report(key: str, runs_root: Path = Path("runs"), out: Path | None = None) ->
     exp = EXPERIMENTS[key]
     out = out or Path("results") / DEFAULT_OUT.get(key, key)
     dirs = [runs_root / folder for folder in exp.folders]
-    runs = [r for d in dirs if d.is_dir() for r in load_runs(d)]
+    found = [r for d in dirs if d.is_dir() for r in load_runs(d)]
+    runs = [r for r in found if at_default_budget(r)]  # other budgets: the regime study's report
     if not runs:
         where = ", ".join(map(str, dirs))
         raise FileNotFoundError(f"no finished runs (summary.json) under {where}; train first, e.g. `make reproduce-{key}`")

@@ -80,47 +80,53 @@ def compare(base, other, metric: str, higher_is_better: bool = True, diverged: i
 
 
 def _collapse_verdict(c: Comparison, expect: str, other: str) -> str | None:
-    """Arms that learned nothing but label frequencies are not compared: a match or a gain between them says
-    nothing about the claim."""
-    base_all = c.base and c.collapsed[0] == len(c.base)
-    other_all = c.other and c.collapsed[1] == len(c.other)
-    if base_all and other_all:
+    """Runs that learned nothing but label frequencies are not compared: a match or a gain with one of them in
+    it says nothing about the claim. Counted over completed runs; any collapsed run of the claimed arm sinks a
+    match or a gain (as a diverged one does), any collapsed run of the baseline makes the test uninformative."""
+    n_base, n_other = c.collapsed
+    if not (n_base or n_other):
+        return None
+    if n_base == len(c.base) and n_other == len(c.other):
         return "inconclusive: both arms collapsed to the chance level (nothing learned beyond label frequencies)"
-    if other_all and expect == "neutral":
-        return f"**{other} collapsed to the chance level**"
-    if other_all and expect in ("match", "better"):
-        return f"**not reproduced**: {other} collapsed to the chance level"
-    if base_all and expect in ("better", "worse"):
-        return "inconclusive: the baseline collapsed to the chance level"
-    return None
+    if expect == "neutral":
+        return (f"**{other}: {n_other} of {len(c.other)} runs collapsed to the chance level**" if n_other
+                else f"the baseline collapsed to the chance level in {n_base} of {len(c.base)} runs")
+    if n_base:
+        return f"inconclusive: {n_base} of {len(c.base)} baseline runs collapsed to the chance level"
+    if n_other and expect in ("match", "better"):
+        return f"**not reproduced**: {n_other} of {len(c.other)} runs of {other} collapsed to the chance level"
+    return None  # a claimed loss with collapsed runs of the claimed arm: the numbers say how much worse
 
 
 def verdict(c: Comparison, expect: str, other: str = "the arm") -> str:
     """What ``c`` says about a claim that the other arm ``expect``s (match | better | worse) the base, or, for
-    ``neutral``, what it shows. Bold marks a claim that does not hold."""
+    ``neutral``, what it shows. Bold marks a claim that does not hold, or (neutral) an arm that did not train."""
     if expect not in EXPECTATIONS:
         raise ValueError(f"unknown expectation {expect!r}: choose one of {', '.join(EXPECTATIONS)}")
+    what = " and ".join(f"{n} {w}" for n, w in ((c.diverged, "diverged"), (c.failed, "failed")) if n)
+    if c.bad and expect == "worse" and not c.other:
+        return f"reproduced: {other} did not train ({what} run(s))"  # the strongest form of worse
     if c.bad and expect != "worse":  # a claimed match or gain does not hold if the arm cannot even train
-        what = " and ".join(f"{n} {w}" for n, w in ((c.diverged, "diverged"), (c.failed, "failed")) if n)
         return f"**{other}: {what} run(s)**" if expect == "neutral" else f"**not reproduced**: {what} run(s) of {other}"
     said = _collapse_verdict(c, expect, other)
     if said is not None:
         return said
     if not c.testable:
-        return "inconclusive: fewer than 2 completed seeds per arm"
+        few = len(c.base) < 2 or len(c.other) < 2
+        return "inconclusive: fewer than 2 completed seeds per arm" if few else "inconclusive: no spread over seeds to test"
     direction = "better" if c.better else "worse"
     if expect == "neutral":
         return f"{other} is significantly {direction} {LEVEL}" if c.significant else f"no significant difference {LEVEL}"
+    if c.significant:
+        claimed = expect == "match" or (expect == "better") == c.better
+        held = {"match": "better" if c.better else None, "better": "better", "worse": "worse"}[expect]
+        if claimed and held:
+            return f"reproduced: {other} significantly {held} {LEVEL}"
+        return f"**not reproduced**: {other} significantly {direction} {LEVEL}"
     if expect == "match":
-        if c.significant:
-            return f"reproduced: significantly better {LEVEL}" if c.better else f"**not reproduced**: significantly worse {LEVEL}"
         return (f"reproduced: no significant difference {LEVEL}" if c.within_noise
                 else "inconclusive: a large gap that these seeds cannot resolve")
-    if expect == "better":
-        if c.significant:
-            return f"reproduced: significantly better {LEVEL}" if c.better else f"**not reproduced**: significantly worse {LEVEL}"
-        return f"**not reproduced**: no significant difference {LEVEL}"
-    # worse: the paper's negative result
-    if c.significant and not c.better:
-        return f"reproduced: {other} significantly worse {LEVEL}"
-    return f"**not reproduced**: {other} not worse" if c.better or c.diff == 0 else f"inconclusive: worse but not significant {LEVEL}"
+    wanted = c.better if expect == "better" else (not c.better and c.diff != 0)
+    if wanted:
+        return f"inconclusive: {expect} but not significant {LEVEL}"
+    return f"**not reproduced**: {other} not {expect}"

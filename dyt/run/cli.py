@@ -16,7 +16,6 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from dyt.run.errors import USER_ERRORS
-from dyt.run.identity import naming_overrides
 from dyt.run.job import INTERRUPTED_EXIT, run
 from dyt.run.rundir import RunDir
 from dyt.run.schema import CONF_DIR
@@ -25,13 +24,17 @@ from dyt.run.schema import CONF_DIR
 def record_failure(cfg: DictConfig, err: BaseException) -> dict:
     """A multirun job that raised: ``failed.json`` in its run dir (unless that dir holds another config's run),
     nothing else touched, so the sweep goes on and its report marks the job. Returns the record."""
+    from dyt.run.norms import BASELINES
+
     message = str(err) if isinstance(err, USER_ERRORS) else f"{type(err).__name__}: {err}"
     record = {"status": "failed", "error": message, "traceback": traceback.format_exc()}
     try:
         record["config"] = OmegaConf.to_container(cfg, resolve=True)
-        RunDir(cfg.out_dir).write_failure(record)
-    except Exception:  # an unresolvable config or an unwritable dir: the stderr line is all we can leave
-        pass
+        written = RunDir(cfg.out_dir).write_failure(record, extend=bool(cfg.trainer.extend),
+                                                    alpha_free=cfg.norm.name in BASELINES)
+        record["outcome"] = "job marked failed" if written else "nothing written: its dir holds another run"
+    except Exception as write_err:  # an unresolvable config or an unwritable dir: the stderr line is all we leave
+        record["outcome"] = f"nothing written: {type(write_err).__name__}"
     return record
 
 
@@ -42,26 +45,22 @@ def objective(summary: dict) -> float:
     return float(summary.get("final/val/loss", float("inf")))
 
 
-def _job() -> tuple[bool, list[str]]:
-    """Whether this job is part of a multirun, and the overrides that name its arm."""
+def _in_multirun() -> bool:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not HydraConfig.initialized():
-        return False, []
-    hc = HydraConfig.get()
-    return hc.mode == RunMode.MULTIRUN, [f"{k}={v}" for k, v in naming_overrides(hc.overrides.task)]
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(config_path=str(Path(CONF_DIR)), config_name="config", version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float:
-    multirun, naming = _job()
+    multirun = _in_multirun()
     try:
-        summary = run(cfg, naming)
+        summary = run(cfg)
     except USER_ERRORS as err:
         if multirun:  # one bad job must not stop a sweep
-            record_failure(cfg, err)
-            print(f"error: {err} (job marked failed; the sweep goes on)", file=sys.stderr)
+            record = record_failure(cfg, err)
+            print(f"error: {err} ({record['outcome']}; the sweep goes on)", file=sys.stderr)
             return float("inf")
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -69,7 +68,7 @@ def hydra_main(cfg: DictConfig) -> float:
         if not multirun:
             raise
         record = record_failure(cfg, err)
-        print(f"error: {record['error']} (job marked failed; the sweep goes on)", file=sys.stderr)
+        print(f"error: {record['error']} ({record['outcome']}; the sweep goes on)", file=sys.stderr)
         return float("inf")
     if summary["status"] == "interrupted":
         sys.exit(INTERRUPTED_EXIT)

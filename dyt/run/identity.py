@@ -20,8 +20,11 @@ import re
 BOOKKEEPING = ("trainer.progress", "trainer.device", "trainer.threads", "trainer.eval_every", "trainer.ckpt_every",
                "trainer.log_every", "trainer.extend", "logger", "data.num_workers", "data.path", "runs_root", "out_dir",
                "arm", "resolved")
-# keys already in the run dir's path (experiment name, norm tag, seed) or outside the run config
-IN_PATH = ("name", "seed", "experiment", "sweep", "norm", "launcher", "hydra")
+# keys already in the run dir's path (experiment name, seed, and what the norm's tag spells: the norm chosen and
+# its alpha inits) or outside the run config; any other norm.* key (norm.name, embed_scale, ...) names the run
+IN_PATH = ("name", "seed", "experiment", "sweep", "launcher", "hydra", "norm.alpha_init", "norm.alpha_attn",
+           "norm.alpha_mlp", "norm.alpha_final", "norm.tag", "model.default_alpha_init")
+NORM_GROUP = "norm"  # the group choice (norm=dyt): the tag says it
 BUDGET = ("trainer.max_steps", "trainer.epochs")
 ALPHA_KEYS = ("norm.alpha_init", "norm.alpha_attn", "norm.alpha_mlp", "norm.alpha_final", "norm.alpha_per_channel",
               "model.default_alpha_init")  # what a norm without alpha ignores
@@ -41,7 +44,12 @@ def _split(override: str) -> tuple[str, str] | None:
 
 
 def canonical(value: str) -> str:
-    """One spelling per number, as a command line (``1e6``) and a multirun's expansion (``1000000.0``) write it."""
+    """One spelling per value, however a command line (``1e6``, ``True``) or a multirun's expansion (``1000000.0``,
+    ``true``) writes it: integers as written, other numbers in ``%g`` form (as run dirs have always been named)
+    unless that rounds them, then their shortest exact form; ``true``/``false``/``null``."""
+    low = value.strip().lower()
+    if low in ("true", "false", "null", "none"):
+        return "null" if low == "none" else low
     try:
         return str(int(value))
     except ValueError:
@@ -50,18 +58,17 @@ def canonical(value: str) -> str:
         number = float(value)
     except ValueError:
         return value
-    text = f"{number:g}"
+    text = f"{number:g}" if float(f"{number:g}") == number else repr(number)
     return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), text)
 
 
 def naming_overrides(overrides, exclude=()) -> list[tuple[str, str]]:
-    """The ``(key, value)`` overrides that name a run: every one but bookkeeping, path and ``exclude`` keys."""
-    out = {}
-    for override in overrides:
-        parsed = _split(str(override))
-        if parsed and not _matches(parsed[0], BOOKKEEPING + IN_PATH + tuple(exclude)):
-            out[parsed[0]] = canonical(parsed[1])
-    return sorted(out.items())
+    """The ``(key, value)`` overrides that name a run: every one but bookkeeping, path and ``exclude`` keys, and
+    the budget when ``trainer.extend=true`` asks to continue the run of the shorter budget in its own dir."""
+    parsed = [p for p in (_split(str(o)) for o in overrides) if p]
+    extend = any(k == "trainer.extend" and canonical(v) == "true" for k, v in parsed)
+    skip = BOOKKEEPING + IN_PATH + tuple(exclude) + (BUDGET if extend else ())
+    return sorted({k: canonical(v) for k, v in parsed if k != NORM_GROUP and not _matches(k, skip)}.items())
 
 
 def run_suffix(overrides, exclude=()) -> str:
@@ -90,11 +97,15 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return out
 
 
-def config_diff(old: dict, new: dict, *, extend: bool = False, alpha_free: bool = False) -> list[str]:
+def config_diff(old: dict, new: dict, *, extend: bool = False, alpha_free: bool = False,
+                defaults: dict | None = None) -> list[str]:
     """Keys whose values differ between two resolved run configs and make them different runs: not the
-    bookkeeping keys, not keys only one of them has (the schema gained or lost one since), not the budget
-    when ``extend``, not the alpha keys of a norm without alpha (``alpha_free``: an LN baseline inside an
-    alpha sweep is one run)."""
+    bookkeeping keys, not the budget when ``extend``, not the alpha keys of a norm without alpha
+    (``alpha_free``: an LN baseline inside an alpha sweep is one run). A key only the new config has (the
+    schema gained it since the old run) counts as differing when its value is not its default (``defaults``,
+    flattened); one only the old config has (the schema dropped it) does not."""
     a, b = flatten(old), flatten(new)
     ignore = BOOKKEEPING + (BUDGET if extend else ()) + (ALPHA_KEYS if alpha_free else ())
-    return sorted(k for k in a.keys() & b.keys() if a[k] != b[k] and not _matches(k, ignore))
+    differ = {k for k in a.keys() & b.keys() if a[k] != b[k]}
+    differ |= {k for k in b.keys() - a.keys() if defaults is not None and k in defaults and b[k] != defaults[k]}
+    return sorted(k for k in differ if not _matches(k, ignore))

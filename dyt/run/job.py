@@ -8,6 +8,7 @@ from the run dir's checkpoint; a finished run at this budget, or a diverged one,
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from dyt.run.dist import DistInfo, init_distributed
 from dyt.run.log import RunLogger
 from dyt.run.provenance import code_state
 from dyt.run.rundir import RunDir
+from dyt.run.schema import schema_defaults
 from dyt.run.spec import RunSpec, build_spec
 from dyt.run.trainer import fit, resolve_device, total_steps
 
@@ -35,9 +37,9 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True)
 
 
-def run(cfg: DictConfig, naming: list[str] | None = None) -> dict:
-    """One training run in ``cfg.out_dir``; returns its summary. ``naming``: the overrides behind the arm's name."""
-    spec = build_spec(cfg, naming)
+def run(cfg: DictConfig) -> dict:
+    """One training run in ``cfg.out_dir``; returns its summary."""
+    spec = build_spec(cfg)
     code_state()  # the commit we start from, before anything can change under us
     dist = init_distributed(spec.trainer.device)
     run_dir = RunDir(spec.out_dir)
@@ -60,8 +62,10 @@ def _finished(spec: RunSpec, run_dir: RunDir, max_steps: int) -> dict | None:
 
 
 def _run_locked(spec: RunSpec, run_dir: RunDir, dist: DistInfo) -> dict:
+    if run_dir.config() is not None:  # a run that resumes keeps its arm (one made before arms had suffixes: its tag)
+        spec = replace(spec, arm=run_dir.arm())
     record = spec.record()
-    run_dir.claim(record, extend=spec.trainer.extend, alpha_free=not spec.norm.has_alpha)
+    run_dir.claim(record, extend=spec.trainer.extend, alpha_free=not spec.norm.has_alpha, defaults=schema_defaults())
     if spec.trainer.threads:
         torch.set_num_threads(spec.trainer.threads)
     seed_everything(spec.seed, spec.trainer.deterministic)

@@ -131,19 +131,21 @@ class RunDir:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield self
 
-    def differing(self, record: dict, *, extend: bool = False, alpha_free: bool = False) -> list[str] | None:
+    def differing(self, record: dict, *, extend: bool = False, alpha_free: bool = False,
+                  defaults: dict | None = None) -> list[str] | None:
         """Keys in which this dir's recorded config (config.yaml, else failed.json's) makes it another run than
         ``record``; None when the dir records no config."""
         old = self.config() or (self.failure() or {}).get("config")
         if old is None:
             return None
-        return config_diff(old, record, extend=extend, alpha_free=alpha_free)
+        return config_diff(old, record, extend=extend, alpha_free=alpha_free, defaults=defaults)
 
-    def claim(self, record: dict, *, extend: bool = False, alpha_free: bool = False) -> None:
+    def claim(self, record: dict, *, extend: bool = False, alpha_free: bool = False, defaults: dict | None = None) -> None:
         """Refuse (``ConfigError``) to train ``record`` in a dir that holds another run."""
-        differing = self.differing(record, extend=extend, alpha_free=alpha_free)
+        differing = self.differing(record, extend=extend, alpha_free=alpha_free, defaults=defaults)
         if differing:
-            budget_only = not config_diff(self.config() or {}, record, extend=True, alpha_free=alpha_free)
+            budget_only = not config_diff(self.config() or {}, record, extend=True, alpha_free=alpha_free,
+                                          defaults=defaults)
             hint = ("; to continue it with the larger budget, add trainer.extend=true" if budget_only and self.config()
                     else "")
             raise ConfigError(f"{self.path} holds a run with another config (differs in {', '.join(differing)}){hint}; "
@@ -162,11 +164,11 @@ class RunDir:
     def write_sample(self, text: str) -> None:
         (self.path / SAMPLE).write_text(text)
 
-    def write_failure(self, record: dict) -> bool:
-        """``failed.json`` for a job that raised, unless the dir holds another config's record (never overwritten).
-        Returns whether it was written."""
+    def write_failure(self, record: dict, *, extend: bool = False, alpha_free: bool = False) -> bool:
+        """``failed.json`` for a job that raised, unless the dir holds another config's record (never overwritten;
+        ``extend``, ``alpha_free``: as for ``claim``). Returns whether it was written."""
         config = record.get("config")
-        if config is not None and self.differing(config):
+        if config is not None and self.differing(config, extend=extend, alpha_free=alpha_free):
             return False
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / FAILED).write_text(json.dumps(record, indent=1, default=str))

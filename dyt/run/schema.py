@@ -21,7 +21,7 @@ from dyt.run.identity import run_suffix
 
 @dataclass
 class ModelConfig:
-    family: str = MISSING  # dispatch key for dyt.models.build_model: vit | gpt | resnet | vgg | convnext | nfnet
+    family: str = MISSING  # dispatch key for dyt.run.build.build_model: vit | gpt | resnet | vgg | convnext | nfnet
     arch: str = MISSING  # timm architecture name (vit_base_patch16_224), or the GPT style (gpt2 | llama)
     drop_path_rate: float = 0.0
     default_alpha_init: Any = 0.5  # what norm=dyt uses unless norm.alpha_init is given: 0.5 (vision), auto (LLMs)
@@ -30,7 +30,7 @@ class ModelConfig:
 
 @dataclass
 class NormConfig:
-    name: str = MISSING  # a key of dyt.models.norm.NORMS: ln | rmsnorm | bn | none | dyt | a DyT variant
+    name: str = MISSING  # a key of dyt.run.norms.NORMS: ln | rmsnorm | bn | none | dyt | a DyT variant
     alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, "auto" (GPT: the paper's width rule), or "calibrate[:<target>]"
     alpha_attn: Optional[float] = None  # GPT, per position; None = alpha_init
     alpha_mlp: Optional[float] = None
@@ -171,6 +171,14 @@ register()
 
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def schema_defaults() -> dict:
+    """The schema's own default of every key (flattened), for telling a key an older run lacked from a change."""
+    from dyt.run.identity import flatten
+
+    tree = OmegaConf.to_container(OmegaConf.structured(Config), enum_to_str=True)
+    return {k: v for k, v in flatten(tree).items() if v != "???" and not (isinstance(v, str) and "${" in v)}
 
 
 def compose(*overrides: str) -> DictConfig:

@@ -9,7 +9,7 @@ run dir take this spec; a config that cannot work fails here with a ``ConfigErro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -66,7 +66,6 @@ class RunSpec:
     arm: str
     out_dir: Path
     norm: NormSpec
-    naming: list[str] = field(default_factory=list)  # the overrides in the arm's suffix
 
     model = property(lambda self: self.cfg.model)
     data = property(lambda self: self.cfg.data)
@@ -82,8 +81,6 @@ class RunSpec:
     def resolved(self) -> dict:
         """What the spec resolved beyond the config, for the run's record (``resolved:`` in config.yaml)."""
         out = {"arm": self.arm}
-        if self.naming:
-            out["naming_overrides"] = list(self.naming)
         if self.norm.positions is not None:
             out.update({f"alpha_{p}": v for p, v in self.norm.positions.items()})
             out.update({"embed_scale": self.norm.embed_scale, "alpha_rule": self.norm.rule})
@@ -92,6 +89,7 @@ class RunSpec:
     def record(self) -> dict:
         """The resolved config as ``config.yaml`` holds it (builders add their own ``resolved`` entries)."""
         record = OmegaConf.to_container(self.cfg, resolve=True)
+        record["arm"] = self.arm
         record["resolved"] = self.resolved()
         return record
 
@@ -124,6 +122,13 @@ def _norm_spec(cfg: DictConfig) -> NormSpec:
                   zero_init_last=n.get("zero_init_last"), fused=bool(n.get("fused", True)))
     gpt = cfg.model.family == "gpt"
     embed_scale = n.get("embed_scale")
+    if embed_scale and not gpt:
+        raise ConfigError("norm.embed_scale (the scalar after the token embedding) is for GPT models; drop it")
+    if common["per_channel"] and gpt:
+        raise ConfigError("norm.alpha_per_channel is for ConvNets and ViTs; a GPT's DyT has one alpha per layer")
+    learnable = n.name not in BASELINES and not n.name.endswith("_noalpha")
+    if not learnable and (cfg.optim.get("alpha_lr_mult", 1.0) != 1.0 or cfg.optim.get("decay_alpha") is not None):
+        raise ConfigError(f"norm={n.name} has no learnable alpha: drop optim.alpha_lr_mult / optim.decay_alpha")
     if n.name in BASELINES:
         embed = (bool(embed_scale) if embed_scale is not None else False) if gpt else None
         return NormSpec(**common, rule="no DyT" if gpt else None, embed_scale=embed)
@@ -155,6 +160,7 @@ def _check(cfg: DictConfig) -> None:
         (t.max_steps is not None or t.epochs > 0, f"trainer.epochs must be > 0, got {t.epochs}"),
         (cfg.data.batch_size > 0, f"data.batch_size must be > 0, got {cfg.data.batch_size}"),
         (cfg.optim.lr > 0, f"optim.lr must be > 0, got {cfg.optim.lr}"),
+        (cfg.optim.name == "adamw", f"unknown optim.name {cfg.optim.name!r}: choose adamw"),
         (cfg.optim.alpha_lr_mult > 0, f"optim.alpha_lr_mult must be > 0, got {cfg.optim.alpha_lr_mult}"),
         (cfg.logger.backend in ("wandb", "none"), f"unknown logger.backend {cfg.logger.backend!r}: use wandb or none (logger=none)"),
         (t.precision in ("auto", "fp32", "bf16"), f"unknown trainer.precision {t.precision!r}: use auto, fp32 or bf16"),
@@ -165,9 +171,8 @@ def _check(cfg: DictConfig) -> None:
             raise ConfigError(message)
 
 
-def build_spec(cfg: DictConfig, naming: list[str] | None = None) -> RunSpec:
-    """The run of ``cfg`` (raises ``ConfigError`` naming the fix). ``naming``: the overrides behind the arm's
-    suffix, for the record."""
+def build_spec(cfg: DictConfig) -> RunSpec:
+    """The run of ``cfg`` (raises ``ConfigError`` naming the fix)."""
     _check(cfg)
     return RunSpec(cfg=cfg, experiment=cfg.name, seed=int(cfg.seed), arm=str(cfg.arm), out_dir=Path(cfg.out_dir),
-                   norm=_norm_spec(cfg), naming=list(naming or []))
+                   norm=_norm_spec(cfg))

@@ -47,8 +47,8 @@ def _reference_arm(arms: dict[str, list], reference: str) -> str:
 
 
 def direction(paper_delta, ours_delta: float, p: float, paper_diverged: bool, n_diverged: int, n: int) -> str:
-    """How our difference to the reference sits against the paper's: its sign and significance only.
-    The claims' verdicts (with their thresholds) are ``dyt.reports.claims``'s, in results/REPORT.md."""
+    """How our difference to the reference sits against the paper's: its sign and significance (at the 5% level)
+    only. The claims' verdicts are ``dyt.reports.verdict``'s, in results/REPORT.md."""
     if paper_diverged:
         return f"paper diverged; ours: {n_diverged}/{n} diverged"
     if paper_delta is None:

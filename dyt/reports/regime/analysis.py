@@ -4,8 +4,9 @@ trend says the gap closes.
 Gap convention: how much worse than the baseline (positive = worse): baseline − arm for accuracy, arm −
 baseline for loss. Interval: Welch's t interval of the difference of means over seeds. Crossover: a
 least-squares line of the gap against log10(steps) over the rungs' means (weighted by 1/se²); where its slope
-is negative with 95% confidence, the budget at which the line reaches 0, with a bootstrap interval
-(resampling seeds within each cell); else "no crossover within 10×" of the top rung.
+is negative with 95% confidence and the line is above 0 at the smallest budget, the budget at which it
+reaches 0, with a bootstrap interval (resampling seeds within each cell); else "no crossover within 10×" of
+the top rung. Three rungs make a crude line: the estimate is a direction, not a forecast.
 """
 
 from __future__ import annotations
@@ -60,21 +61,27 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
     return out
 
 
-def gap(ladder: Ladder, arm: Cell, base: Cell) -> tuple[float, float, float]:
-    """``(gap, low, high)``: the arm's gap to the baseline and its 95% Welch interval (nan without 2 seeds each)."""
-    from scipy import stats
-
-    a, b = np.asarray(arm.values), np.asarray(base.values)
+def _gap_se(ladder: Ladder, arm: Cell, base: Cell) -> tuple[float, float, float]:
+    """``(gap, its standard error, Welch's degrees of freedom)``; se and df nan without 2 seeds each."""
+    a, b = np.asarray(arm.values, float), np.asarray(base.values, float)
     diff = (b.mean() - a.mean()) if ladder.higher_is_better else (a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
         return float(diff), math.nan, math.nan
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return float(diff), float(diff), float(diff)
-    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = stats.t.ppf(0.975, df) * se
-    return float(diff), float(diff - half), float(diff + half)
+    if va + vb == 0:
+        return float(diff), 0.0, math.inf
+    return float(diff), math.sqrt(va + vb), (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+
+
+def gap(ladder: Ladder, arm: Cell, base: Cell) -> tuple[float, float, float]:
+    """``(gap, low, high)``: the arm's gap to the baseline and its 95% Welch interval (nan without 2 seeds each)."""
+    from scipy import stats
+
+    diff, se, df = _gap_se(ladder, arm, base)
+    if not math.isfinite(se):
+        return diff, math.nan, math.nan
+    half = stats.t.ppf(0.975, df) * se if se > 0 else 0.0
+    return diff, diff - half, diff + half
 
 
 def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -93,6 +100,10 @@ def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
         return {"text": "too few rungs with 2+ seeds each for a trend"}
     rng = np.random.default_rng(seed)
     x = np.log10([table[(arm, b)].steps for b in budgets])
+    # weights 1/se², se floored at a quarter of the smallest non-zero one of the real cells, so that a resample
+    # whose seeds happen to coincide (zero variance) does not take over the fit
+    real = [_gap_se(ladder, table[(arm, b)], table[(ladder.baseline, b)])[1] for b in budgets]
+    floor = 0.25 * min([se for se in real if se > 0] or [1.0])
 
     def fit(resample: bool) -> tuple[float, float]:
         gaps, weights = [], []
@@ -101,9 +112,9 @@ def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
             if resample:
                 a = Cell(arm, b, a.steps, list(rng.choice(a.values, len(a.values))), a.runs, a.collapsed)
                 base = Cell(base.arm, b, base.steps, list(rng.choice(base.values, len(base.values))), base.runs, 0)
-            g, lo, hi = gap(ladder, a, base)
+            g, se, _ = _gap_se(ladder, a, base)
             gaps.append(g)
-            weights.append(1.0 / max(((hi - lo) / 3.92) ** 2, 1e-12) if math.isfinite(lo) else 1.0)
+            weights.append(1.0 / max(se, floor) ** 2)
         return _fit(x, np.asarray(gaps), np.asarray(weights))
 
     a, b = fit(False)
@@ -116,6 +127,10 @@ def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
                       f"(slope per decade {b:+.3g}, 95% [{slope_ci[0]:+.3g}, {slope_ci[1]:+.3g}])"
         return out
     at = -a / b
+    if at <= x.min():
+        out["text"] = (f"no crossover to find: the arm is at or ahead of {ladder.baseline} by the smallest budget "
+                       f"(slope per decade {b:+.3g})")
+        return out
     crossings = [-ai / bi for ai, bi in boots if bi < 0]
     lo, hi = (float(v) for v in np.percentile(crossings, [2.5, 97.5])) if crossings else (math.nan, math.nan)
     out.update(steps=10 ** at, steps_ci=(10 ** lo, 10 ** hi))

@@ -13,20 +13,18 @@ import numpy as np
 from dyt.reports.regime.analysis import Cell, cells, crossover, gap
 from dyt.reports.regime.plan import LADDERS, Ladder
 from dyt.reports.registry import Arm
+from dyt.reports.evaluators import fmt
 from dyt.reports.runs import load_runs
-from dyt.reports.stats import mean_std, welch
+from dyt.reports.stats import mean_std
+from dyt.reports.verdict import compare, verdict
 
 
 def _cell_text(cell: Cell) -> str:
-    mean, sd = mean_std(cell.values)
-    extra = f", {cell.collapsed} collapsed" if cell.collapsed else ""
-    bad = cell.runs - len(cell.values)
-    extra += f", {bad} diverged/failed" if bad else ""
-    return f"{mean:.4g} ± {sd:.2g} (n = {len(cell.values)}{extra})"
+    return fmt(cell.values, cell.runs - len(cell.values), cell.collapsed)
 
 
 def _gap_text(ladder: Ladder, cell: Cell, base: Cell | None) -> str:
-    if base is None or cell.arm == ladder.baseline:
+    if base is None or cell.arm == ladder.baseline or not cell.values or not base.values:
         return "—"
     g, lo, hi = gap(ladder, cell, base)
     return f"{g:+.3g} [{lo:+.3g}, {hi:+.3g}]" if math.isfinite(lo) else f"{g:+.3g}"
@@ -53,13 +51,14 @@ def intervention_lines(ladder: Ladder, table: dict) -> list[str]:
     base = table.get((ladder.baseline, ladder.default))
     rows = [a for a in (*ladder.arms, *ladder.interventions) if (a, ladder.default) in table]
     lines = [f"| arm (default budget, {ladder.default:g}) | final `{ladder.metric}` | gap to {ladder.baseline} [95% CI] "
-             f"| vs {dyt}: Δ, Welch p |", "| --- | --- | --- | --- |"]
+             f"(worse > 0) | gain over {dyt} (better > 0): Δ, Welch p, verdict |", "| --- | --- | --- | --- |"]
     for arm in rows:
         cell = table[(arm, ladder.default)]
         versus = "—"
-        if ref is not None and arm != dyt and cell.values and len(ref.values) > 1 and len(cell.values) > 1:
-            _, p = welch(ref.values, cell.values)
-            versus = f"{np.mean(cell.values) - np.mean(ref.values):+.3g}, p = {p:.2g}"
+        if ref is not None and arm != dyt and cell.values and ref.values:
+            c = compare(ref.values, cell.values, ladder.metric, ladder.higher_is_better, collapsed=(ref.collapsed, cell.collapsed))
+            gain = (c.diff if ladder.higher_is_better else -c.diff) + 0.0  # no "-0"
+            versus = f"{gain:+.3g}, p = {c.welch[1]:.2g}: {verdict(c, 'neutral', arm)}"
         lines.append(f"| {arm} | {_cell_text(cell)} | {_gap_text(ladder, cell, base)} | {versus} |")
     return lines
 

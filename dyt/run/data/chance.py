@@ -15,20 +15,19 @@ import torch
 COLLAPSE = {"val/loss": 0.01, "val/acc1": 1.0}  # nats of loss, points of accuracy
 
 
-def _targets(val, limit: int | None) -> torch.Tensor:
-    return torch.cat([y.reshape(-1) for _, y in val.eval_batches(limit)])
-
-
 def chance_level(data, val_limit: int | None) -> dict | None:
-    """``{"metric": "val/loss" | "val/acc1", "value": level}`` for ``data``'s evaluation, or None (a streamed
-    corpus has no training token counts)."""
-    targets = _targets(data.val, val_limit).long()
+    """``{"metric": "val/loss" | "val/acc1", "value": level}`` for ``data``'s evaluation, or None where it would
+    cost a pass over a streamed set (ImageNet, streamed corpora)."""
     if data.tokenizer is None:  # classes: the majority class's share of the evaluated labels
-        counts = torch.bincount(targets)
-        return {"metric": "val/acc1", "value": 100.0 * counts.max().item() / len(targets)}
+        labels = getattr(data.val, "labels", None)  # in-memory sets only
+        if labels is None:
+            return None
+        labels = labels[:val_limit].long() if val_limit else labels.long()
+        return {"metric": "val/acc1", "value": 100.0 * torch.bincount(labels).max().item() / len(labels)}
     train = getattr(data.train, "tokens", None)
     if train is None:
         return None
+    targets = torch.cat([y.reshape(-1) for _, y in data.val.eval_batches(val_limit)]).long()
     vocab = max(int(train.max()), int(targets.max())) + 1
     freq = torch.bincount(train.long(), minlength=vocab).double() + 1e-3  # unseen tokens: tiny, not zero
     log_p = (freq / freq.sum()).log()

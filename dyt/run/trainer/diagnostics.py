@@ -2,9 +2,10 @@
 
 Per DyT-family layer: ``alpha/<layer>`` (its alpha; a per-channel alpha: the mean), ``input_std/<layer>``
 (the std of its input over all elements) and ``sat/<layer>`` (the share of elements with |alpha·x| > 2, where
-tanh's slope is below 0.07 of its slope at 0: the layer passes almost no gradient there). Per residual block
+tanh's slope is below 0.07 of its slope at 0: the layer passes almost no gradient there; for the variants the
+same threshold, tanh's measure, whatever their own squashing). Per residual block
 (``blocks.<i>`` of a ViT or GPT, ``layer<k>.<i>`` of a ResNet, ``stages.<s>.blocks.<i>`` of a ConvNeXt):
-``resid_std/<block>``, the std of the stream after it. The hooks exist only while armed, for the training
+``resid_std/<block>``, the std of the stream after it. The hooks exist only while watching, for the training
 forward of a logging step, so other steps pay nothing. Not with ``trainer.compile`` (hooks added and removed
 would make torch.compile recompile).
 
@@ -42,18 +43,18 @@ def saturation(layer: DyT, x: torch.Tensor) -> torch.Tensor:
     """The share of ``|alpha * x| > SATURATION`` over every element of ``x`` (a 0-dim tensor on x's device)."""
     alpha = layer.alpha.detach()
     if alpha.dim():  # per channel: broadcast over the layout's other dims
-        alpha = alpha.view(layer._affine_shape(x))
+        alpha = alpha.view(layer.affine_shape(x))
     return ((alpha * x.detach()).abs() > SATURATION).float().mean()
 
 
 class Diagnostics:
-    """``arm()`` before a forward, ``collect()`` after it: ``{"input_std/...", "sat/...", "resid_std/..."}``."""
+    """``watch()`` before a forward, ``collect()`` after it: ``{"input_std/...", "sat/...", "resid_std/..."}``."""
 
     def __init__(self, model: nn.Module) -> None:
         self.layers, self.blocks = dyt_layers(model), residual_blocks(model)
         self.handles, self.values = [], {}
 
-    def arm(self) -> None:
+    def watch(self) -> None:
         if self.handles:
             return
         self.handles = [m.register_forward_hook(self._layer_hook(name)) for name, m in self.layers]

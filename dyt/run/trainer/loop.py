@@ -157,7 +157,7 @@ def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogge
             x, y = next(batches)
             log_now = every(tcfg.log_every, p.step + 1) or p.step + 1 == t.max_steps  # this step ends a window
             if diagnostics is not None and log_now:
-                diagnostics.arm()  # DyT layers' input std and saturation, the blocks' stream std, in this forward
+                diagnostics.watch()  # DyT layers' input std and saturation, the blocks' stream std, in this forward
             loss, grad_norm = t.step(x.to(t.device, non_blocking=True), y.to(t.device, non_blocking=True), p.step)
             p.step += 1
             p.window.add(loss)
