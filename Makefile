@@ -152,9 +152,13 @@ readme-table: install ## rewrite the README's results table from results/REPORT.
 REGIME_ARGS ?= trainer.progress=false $(PARALLEL)
 SCALE ?= cpu# SCALE=gpu: the same study at GPU size (conf/experiment/<model>_gpu.yaml; set PARALLEL= on one GPU)
 REGIME_MODEL = $(1)$(if $(filter gpu,$(SCALE)),_gpu,)
-# the plan's commands are listed first (a bad model or override stops here), then run one by one, stdin closed
+# the plan's commands are listed first (a bad model or override stops here); the committed records of runs
+# finished elsewhere are restored (those runs are skipped), then each command runs, stdin closed, and its
+# finished runs are archived to results/records/ (commit them: the study spans sessions and machines)
 REGIME_RUN = cmds="$$($(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,$(1)) $(REGIME_ARGS))" || exit 1; \
-	echo "$$cmds" | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd </dev/null || exit 1; done
+	$(PY) -m dyt.run.archive restore $(call REGIME_MODEL,$(1)) || exit 1; \
+	echo "$$cmds" | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd </dev/null || exit 1; \
+	$(PY) -m dyt.run.archive save $(call REGIME_MODEL,$(1)) || exit 1; done
 regime: regime-vit regime-gpt regime-llama ## the regime study: budget ladders, interventions, DyT internals (hours; resumable) -> results/regime/
 regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) and interventions -> results/regime/ (~2 h on 2 cores)
 	@$(call REGIME_RUN,vit)
@@ -165,5 +169,12 @@ regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) 
 regime-llama: install data-text ## the LLaMA style ladder, interventions (SwiGLU vs GELU, alpha decay) -> results/regime/ (~3 h)
 	@$(call REGIME_RUN,llama)
 	$(MAKE) --no-print-directory report-regime
-report-regime: install ## write results/regime/ from the runs that exist (no training)
+report-regime: install ## write results/regime/ from the runs that exist and the committed records (no training)
+	$(PY) -m dyt.run.archive restore
 	$(PY) -m dyt.reports.regime report
+
+.PHONY: archive restore
+archive: install ## copy every finished run's small files (config, summary, metrics; no checkpoints) to results/records/
+	$(PY) -m dyt.run.archive save
+restore: install ## put the runs of results/records/ back under runs/ (where no run dir exists): trainers skip them, reports read them
+	$(PY) -m dyt.run.archive restore
