@@ -125,8 +125,8 @@ distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 	rm -rf $(VENV) data
 
 .PHONY: bench
-bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/
-	$(PY) -m dyt.reports.bench --out results/bench
+bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/<CPU capability>/
+	$(PY) -m dyt.reports.bench
 
 .PHONY: analysis
 ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru

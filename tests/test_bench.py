@@ -55,3 +55,43 @@ def test_bench_smoke_with_torch_compile(tmp_path):
     bench.main(["--smoke", "--system-malloc", "--out", str(out), "--sections", "op", "--reps", "2"])
     results, _ = _check(out, ["op"])
     assert all({name for name in OPS if name.endswith("compiled")} <= set(row["results"]) for row in results["op"])
+
+
+def test_benches_are_kept_per_cpu_capability_and_listed_side_by_side(tmp_path, monkeypatch):
+    """``make bench`` writes results/bench/<capability>/ (a speed claim holds for the host it was measured on);
+    the index lists each committed host with its ratios, and the tables name the host."""
+    from dyt.reports.bench.readme import index
+
+    monkeypatch.chdir(tmp_path)
+    results = bench.main(["--smoke", "--no-compile", "--system-malloc", "--sections", "op,model", "--reps", "2"])
+    cap = results["machine"]["cpu_capability"]
+    out = tmp_path / "results" / "bench" / cap
+    assert (out / "results.json").exists() and not (out.parent / "README.md").exists()  # a smoke run is no host's record
+    assert f"### fwd: time (ms), {cap} (" in (out / "README.md").read_text()
+    assert results["machine"]["compiler_target"]
+    for other in ("AVX512", "AVX2"):  # two hosts' full runs
+        folder = out.parent / f"{other}-host"
+        folder.mkdir(exist_ok=True)
+        ops = [{**r, "C": 512} for r in results["op"]]  # as if measured at a width the claim covers
+        data = {**results, "smoke": False, "op": ops, "machine": {**results["machine"], "cpu_capability": other}}
+        (folder / "results.json").write_text(json.dumps(data))
+    text = index(out.parent).read_text()
+    rows = [line for line in text.splitlines() if line.startswith(("| AVX2 ", "| AVX512 "))]
+    assert [r.split(" ")[1] for r in rows] == ["AVX2", "AVX512"] and "[AVX2-host/](AVX2-host/README.md)" in rows[0]
+    assert all(r.count("×") >= 4 for r in rows)  # forward, fwd+bwd and both models' training step ratios
+    assert len(rows) == 2  # the smoke run in <cap>/ is not listed
+
+
+def test_a_compiled_model_drives_the_training_step():
+    """``torch.compile``'s wrapper has no truth value for a timm ViT (it forwards ``len``): the step must not ask."""
+    import torch
+
+    from dyt.reports.bench.models import make_step
+    from dyt.run.build import build_model
+    from dyt.run.spec import build_spec
+    from tests.conftest import compose
+
+    spec = build_spec(compose("experiment=vit", "logger=none", "model.kwargs.depth=1"))
+    model = build_model(spec, None).model
+    step = make_step(spec, model, torch.device("cpu"), steps=10, compiled=True)
+    assert step.model is model and step.train_model is not model and step.train_model._orig_mod is model

@@ -74,6 +74,24 @@ def cache_dir() -> Path:
     return Path(base) / "dyt" / "kernels"
 
 
+def compiler_target() -> str:
+    """The compiler and the CPU target ``-march=native`` means here, e.g. ``gcc 12.2.0, -march=native = znver3``
+    (gcc says which; for another compiler its version line)."""
+    cc = compiler()
+    if cc is None:
+        return "no C compiler"
+    version = _compiler_version(cc).splitlines()
+    name = version[0].strip() if version else os.path.basename(cc)
+    try:
+        out = subprocess.run([cc, "-march=native", "-Q", "--help=target"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    march = next((line.split()[-1] for line in out.splitlines() if line.strip().startswith("-march=")
+                  and len(line.split()) > 1), None)
+    return f"{name}, -march=native = {march}" if march else name
+
+
 def _cpu_fingerprint() -> str:
     """Machine and CPU feature flags: ``-march=native`` builds are only valid on the same kind of CPU."""
     text = platform.machine()

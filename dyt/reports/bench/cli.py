@@ -17,7 +17,8 @@ implementations take turns, rep by rep, so a busy machine slows them alike):
   bare loop of forward/backward/step over the same model and one fixed batch.
 
 Writes ``results.json``, ``README.md`` (tables, goals, machine, how to rerun) and
-``op_time_vs_C.png`` to ``--out`` (default ``results/bench``). ``--smoke`` runs tiny
+``op_time_vs_C.png`` to ``--out`` (default ``results/bench/<capability>``: ``AVX2``, ``AVX512`` as torch
+reports this CPU, or ``cuda``; then ``results/bench/README.md`` lists every host's bench side by side). ``--smoke`` runs tiny
 shapes in seconds (the test suite's check); ``--device cuda`` measures bf16 on a GPU.
 A soft time budget (``--budget-s``, default 480) trims repetitions and trainer steps so
 that ``make bench`` stays within 10 minutes on 2 idle CPU cores (compiles come on top; a
@@ -38,9 +39,10 @@ import torch
 
 from dyt.reports.bench.models import model_level, trainer_level, trainer_steps
 from dyt.reports.bench.ops import op_level
-from dyt.reports.bench.readme import goals, machine, plot, readme
+from dyt.reports.bench.readme import goals, index, machine, plot, readme
 from dyt.reports.bench.timing import Clock, keep_freed_memory
 
+BENCH_ROOT = Path("results/bench")
 CHANNELS = (192, 384, 768, 1024, 4096)
 TOKENS = 8192
 NCHW = (32, 192, 28, 28)  # a ConvNeXt stage-2 sized activation
@@ -49,7 +51,8 @@ SMOKE_CHANNELS, SMOKE_TOKENS, SMOKE_NCHW = (16, 48), 64, (2, 8, 4, 4)
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m dyt.reports.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    p.add_argument("--out", default=None,
+                   help="output folder (default results/bench/<capability>, and the index results/bench/README.md)")
     p.add_argument("--device", default="cpu", help="cpu (fp32) or cuda (bf16)")
     p.add_argument("--smoke", action="store_true", help="tiny shapes, few repetitions: checks the bench runs")
     p.add_argument("--sections", default="op,model,trainer", help="comma list of op, model, trainer")
@@ -77,7 +80,8 @@ def main(argv=None) -> dict:
     reps = args.reps or (3 if args.smoke else 31)
     compile_on = not args.no_compile
     clock = Clock(device, args.budget_s)
-    out = Path(args.out)
+    tag = str(torch.backends.cpu.get_cpu_capability()) if device.type == "cpu" else "cuda"
+    out = Path(args.out) if args.out else BENCH_ROOT / tag
     out.mkdir(parents=True, exist_ok=True)
 
     def say(message: str) -> None:
@@ -116,6 +120,8 @@ def main(argv=None) -> dict:
     for goal, measured, met in goals(results):
         say(f"goal {'met    ' if met else 'NOT met'}: {goal}: {measured}")
     say(f"wrote {out}/README.md, results.json{', ' + png if png else ''}")
+    if not args.out and not args.smoke:
+        say(f"wrote {index(BENCH_ROOT)}")
     return results
 
 

@@ -71,7 +71,7 @@ class TrainStep:
 
     def __init__(self, model: nn.Module, optimizer, scheduler, tcfg, autocast, *, train_model: nn.Module | None = None,
                  ema=None, mixup=None) -> None:
-        self.model, self.train_model = model, train_model or model
+        self.model, self.train_model = model, train_model if train_model is not None else model
         self.optimizer, self.scheduler, self.tcfg = optimizer, scheduler, tcfg
         self.autocast, self.ema, self.mixup = autocast, ema, mixup
 
