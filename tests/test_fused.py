@@ -117,7 +117,8 @@ def test_kernels_match_the_math_and_keep_nan():
     a, w, b = torch.full((8,), 0.7), torch.ones(8), torch.zeros(8)
     y = fused_cpu.forward(x, a, w, b, torch.float32, False)
     expected = rational_tanh(0.7 * x)
-    assert y[0, 0].isnan() and y[0, 1:3].tolist() == [1.0, -1.0]
+    assert y[0, 0].isnan() and y[0, 1:3].abs().max() <= 1.0  # saturates within 2 ulps of +-1 (FMA-contracted)
+    torch.testing.assert_close(y[0, 1:3], torch.tensor([1.0, -1.0]), rtol=0, atol=3e-7)
     torch.testing.assert_close(y[0, 1:], expected[0, 1:], rtol=1e-6, atol=1e-7)  # the C code contracts to FMAs
     yb = fused_cpu.forward(x.bfloat16(), a, w, b, torch.bfloat16, False)
     assert yb[0, 0].isnan()

@@ -30,6 +30,31 @@ static inline float tanh_rational(float x) {
     return p / q;
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+/* The same rational function on 8 lanes, written with intrinsics for the fp32 channels-last kernels (the
+   training hot path): gcc's own vectorization of tanh_rational clamps with compare + blend pairs and is ~20%
+   slower in cache. max(-clamp, x) and min(clamp, x) return x when x is NaN (x86 returns the second operand),
+   so NaN propagates as in tanh_rational. */
+#include <immintrin.h>
+#define DYT_AVX2 1
+static inline __m256 tanh8(__m256 x) {
+    const __m256 clamp = _mm256_set1_ps(7.90531110763549805f);
+    x = _mm256_min_ps(clamp, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), clamp), x));
+    const __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.76076847742355e-16f), _mm256_set1_ps(2.00018790482477e-13f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
+    p = _mm256_mul_ps(p, x);
+    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(1.19825839466702e-06f), _mm256_set1_ps(1.18534705686654e-04f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
+    return _mm256_div_ps(p, q);
+}
+#endif
+
 static inline float load_f32(const float* p, int64_t i) { return p[i]; }
 static inline void store_f32(float* p, int64_t i, float v) { p[i] = v; }
 static inline float load_bf16(const uint16_t* p, int64_t i) {
@@ -137,7 +162,23 @@ int dyt_openmp(void) {
 }
 
 /* name suffix: input dtype, then output dtype (forward) / upstream-gradient dtype (backward) */
+#ifdef DYT_AVX2
+void dyt_fwd_last_f32_f32(const float* x, const float* a, const float* w, const float* b, float* y,
+                          int64_t M, int64_t C, int nt) {
+    const int64_t C8 = C & ~(int64_t)7;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < M; r++) {
+        const float* xr = x + r * C; float* yr = y + r * C;
+        for (int64_t c = 0; c < C8; c += 8) {
+            const __m256 t = tanh8(_mm256_mul_ps(_mm256_loadu_ps(xr + c), _mm256_loadu_ps(a + c)));
+            _mm256_storeu_ps(yr + c, _mm256_fmadd_ps(t, _mm256_loadu_ps(w + c), _mm256_loadu_ps(b + c)));
+        }
+        for (int64_t c = C8; c < C; c++) yr[c] = tanh_rational(xr[c] * a[c]) * w[c] + b[c];
+    }
+}
+#else
 FWD_LAST(dyt_fwd_last_f32_f32, float, load_f32, float, store_f32)
+#endif
 FWD_LAST(dyt_fwd_last_f32_bf16, float, load_f32, uint16_t, store_bf16)
 FWD_LAST(dyt_fwd_last_bf16_f32, uint16_t, load_bf16, float, store_f32)
 FWD_LAST(dyt_fwd_last_bf16_bf16, uint16_t, load_bf16, uint16_t, store_bf16)
@@ -145,7 +186,51 @@ FWD_FIRST(dyt_fwd_first_f32_f32, float, load_f32, float, store_f32)
 FWD_FIRST(dyt_fwd_first_f32_bf16, float, load_f32, uint16_t, store_bf16)
 FWD_FIRST(dyt_fwd_first_bf16_f32, uint16_t, load_bf16, float, store_f32)
 FWD_FIRST(dyt_fwd_first_bf16_bf16, uint16_t, load_bf16, uint16_t, store_bf16)
+#ifdef DYT_AVX2
+void dyt_bwd_last_f32_f32(const float* g, const float* x, const float* a, const float* w, float* dx, float* part,
+                          int64_t M, int64_t C, int nt) {
+    #pragma omp parallel num_threads(nt)
+    {
+        const int tid = THREAD_ID(), n = THREAD_COUNT();
+        float* sa = part + (int64_t)tid * 6 * C; float* sw = sa + C; float* sb = sw + C;
+        float* ba = sb + C; float* bw = ba + C; float* bb = bw + C;
+        const int64_t r0 = M * tid / n, r1 = M * (tid + 1) / n;
+        const __m256 one = _mm256_set1_ps(1.0f);
+        for (int64_t rb = r0; rb < r1; rb += BLOCK_ROWS) {
+            const int64_t re = rb + BLOCK_ROWS < r1 ? rb + BLOCK_ROWS : r1;
+            for (int64_t c0 = 0; c0 < C; c0 += TILE_COLS) {
+                const int64_t c1 = c0 + TILE_COLS < C ? c0 + TILE_COLS : C;
+                const int64_t c8 = c0 + ((c1 - c0) & ~(int64_t)7);
+                for (int64_t c = c0; c < c1; c++) { ba[c] = 0.0f; bw[c] = 0.0f; bb[c] = 0.0f; }
+                for (int64_t r = rb; r < re; r++) {
+                    const float* gr = g + r * C; const float* xr = x + r * C; float* dxr = dx + r * C;
+                    for (int64_t c = c0; c < c8; c += 8) {
+                        const __m256 gv = _mm256_loadu_ps(gr + c), xv = _mm256_loadu_ps(xr + c);
+                        const __m256 av = _mm256_loadu_ps(a + c);
+                        const __m256 t = tanh8(_mm256_mul_ps(xv, av));
+                        const __m256 dz = _mm256_mul_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(w + c)),
+                                                        _mm256_fnmadd_ps(t, t, one));
+                        _mm256_storeu_ps(dxr + c, _mm256_mul_ps(dz, av));
+                        _mm256_storeu_ps(ba + c, _mm256_fmadd_ps(dz, xv, _mm256_loadu_ps(ba + c)));
+                        _mm256_storeu_ps(bw + c, _mm256_fmadd_ps(gv, t, _mm256_loadu_ps(bw + c)));
+                        _mm256_storeu_ps(bb + c, _mm256_add_ps(gv, _mm256_loadu_ps(bb + c)));
+                    }
+                    for (int64_t c = c8; c < c1; c++) {
+                        const float gv = gr[c], xv = xr[c];
+                        const float t = tanh_rational(xv * a[c]);
+                        const float dz = gv * w[c] * (1.0f - t * t);
+                        dxr[c] = dz * a[c];
+                        ba[c] += dz * xv; bw[c] += gv * t; bb[c] += gv;
+                    }
+                }
+                for (int64_t c = c0; c < c1; c++) { sa[c] += ba[c]; sw[c] += bw[c]; sb[c] += bb[c]; }
+            }
+        }
+    }
+}
+#else
 BWD_LAST(dyt_bwd_last_f32_f32, float, load_f32, store_f32, float, load_f32)
+#endif
 BWD_LAST(dyt_bwd_last_f32_bf16, float, load_f32, store_f32, uint16_t, load_bf16)
 BWD_LAST(dyt_bwd_last_bf16_f32, uint16_t, load_bf16, store_bf16, float, load_f32)
 BWD_LAST(dyt_bwd_last_bf16_bf16, uint16_t, load_bf16, store_bf16, uint16_t, load_bf16)

@@ -13,7 +13,10 @@ tanh is Eigen's / XLA's fp32 rational approximation (odd 13/6-degree polynomial 
 input clamped to +-7.9053, where tanh rounds to +-1 in fp32): max abs error 3e-7 against
 float64 tanh (~4 fp32 ulps near 1; torch.tanh: 5e-8), vectorized by the compiler into
 multiply-adds and one division (``-fno-trapping-math`` is what lets gcc vectorize the clamp: see
-BASE_FLAGS). All arithmetic is fp32; bf16 is loaded and stored with
+BASE_FLAGS). Where the compiler targets AVX2 with FMA (``-march=native`` on any x86 host of the last
+decade), the fp32 channels-last kernels, the training hot path, run the same function written with 8-lane
+intrinsics (clamp by min/max instead of gcc's compare-and-blend: ~20% less time in cache); with FMA
+contraction tanh saturates at 1 - 2^-22 rather than 1. All arithmetic is fp32; bf16 is loaded and stored with
 round-to-nearest-even. fp16 and fp64 are not handled here (the caller falls back).
 
 The shared library is cached under ``$DYT_KERNEL_CACHE`` (default
