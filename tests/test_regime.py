@@ -161,5 +161,6 @@ def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
     assert crossover(ladder, "DyT (alpha 0.5)", cells(ladder, flat))["text"].startswith("no crossover within 10×")
     readme = report(["vit", "gpt"], tmp_path / "runs", tmp_path / "out").read_text()
     assert "| DyT (alpha 0.5) | 10 | 2340 | 83.15 ± 0.21 (n = 2) | +3 [+2.09, +3.91] |" in readme
+    assert "| 3 | 12 / 18 | — |" in readme and "| 10 | 8 / 8 | — |" in readme  # progress: the interventions are not run
     assert "not run (no runs under" in readme.split("## gpt")[1]
     assert (tmp_path / "out" / "vit.png").stat().st_size > 10_000 and (tmp_path / "out" / "vit.csv").exists()

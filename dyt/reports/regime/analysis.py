@@ -33,6 +33,7 @@ class Cell:
     values: list[float]  # final metric of the completed runs
     runs: int  # all runs (diverged and failed too)
     collapsed: int
+    seconds: float = math.nan  # mean training time of the completed runs (summary train_seconds)
 
 
 def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
@@ -55,9 +56,11 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
         if not found:
             continue
         done = [r for r in found if r.completed and key in r.summary]
+        secs = [float(r.summary["train_seconds"]) for r in done if r.summary.get("train_seconds")]
         out[(arm, budget)] = Cell(arm, budget, int(found[0].summary.get("max_steps") or 0),
                                   [float(r.summary[key]) for r in done], len(found),
-                                  sum(bool(r.summary.get("collapsed")) for r in done))
+                                  sum(bool(r.summary.get("collapsed")) for r in done),
+                                  float(np.mean(secs)) if secs else math.nan)
     return out
 
 

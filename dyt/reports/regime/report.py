@@ -83,6 +83,33 @@ def internals(ladder: Ladder, runs_root: Path) -> list[str]:
     return lines if len(lines) > 2 else ["(no DyT run with the saturation columns yet)"]
 
 
+def planned(ladder: Ladder) -> dict[float, int]:
+    """Runs the plan trains per budget: every arm at every budget, the interventions at the default one."""
+    out = {b: len(ladder.arms) * len(ladder.seeds_at(b)) for b in ladder.budgets}
+    out[ladder.default] += len(ladder.interventions) * len(ladder.seeds_at(ladder.default))
+    return out
+
+
+def compute_lines(ladder: Ladder, table: dict) -> list[str]:
+    """How far the study is, and what a run costs here: the mean training time of each budget's finished runs."""
+    unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
+    lines = [f"| budget ({unit}) | runs finished / planned | training time per run (s, mean) |", "| --- | --- | --- |"]
+    left = 0.0
+    for b, n in sorted(planned(ladder).items()):
+        cells_b = [c for (_, budget), c in table.items() if budget == b]
+        done = sum(len(c.values) for c in cells_b)
+        secs = [c.seconds for c in cells_b if math.isfinite(c.seconds)]
+        per = float(np.mean(secs)) if secs else math.nan
+        left += max(n - done, 0) * per if math.isfinite(per) else math.nan
+        lines.append(f"| {b:g} | {done} / {n} | " + (f"{per:.0f}" if math.isfinite(per) else "—") + " |")
+    lines += ["", "Times are each run's own `train_seconds` (evaluation and checkpoints excluded) as it ran here, "
+              "one thread per job with two jobs side by side on 2 cores (`make regime`'s default). "
+              + (f"The runs still to do take about {left / 3600:.1f} h of such jobs, i.e. {left / 7200:.1f} h of wall "
+                 "time two at a time." if math.isfinite(left) and left > 0 else
+                 "Budgets without a finished run have no time yet." if not math.isfinite(left) else "")]
+    return lines
+
+
 def plot(ladder: Ladder, table: dict, path: Path) -> None:
     import matplotlib
 
@@ -148,6 +175,7 @@ def report(models, runs_root: Path = Path("runs"), out: Path = Path("results/reg
         lines += [f"![{model}: gap to {ladder.baseline} against budget]({model}.png)", "", "### The budget ladder", "",
                   *ladder_lines(ladder, table), "", "### Interventions at the default budget", "",
                   *intervention_lines(ladder, table), "", "### DyT's layers at the end of the default budget", "",
-                  *internals(ladder, runs_root), "", f"Rows: [`{model}.csv`]({model}.csv).", ""]
+                  *internals(ladder, runs_root), "", "### Progress and compute", "", *compute_lines(ladder, table), "",
+                  f"Rows: [`{model}.csv`]({model}.csv).", ""]
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
