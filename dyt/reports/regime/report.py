@@ -94,19 +94,22 @@ def compute_lines(ladder: Ladder, table: dict) -> list[str]:
     """How far the study is, and what a run costs here: the mean training time of each budget's finished runs."""
     unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
     lines = [f"| budget ({unit}) | runs finished / planned | training time per run (s, mean) |", "| --- | --- | --- |"]
-    left = 0.0
+    left, unknown = 0.0, 0
     for b, n in sorted(planned(ladder).items()):
         cells_b = [c for (_, budget), c in table.items() if budget == b]
         done = sum(len(c.values) for c in cells_b)
         secs = [c.seconds for c in cells_b if math.isfinite(c.seconds)]
         per = float(np.mean(secs)) if secs else math.nan
-        left += max(n - done, 0) * per if math.isfinite(per) else math.nan
+        if math.isfinite(per):
+            left += max(n - done, 0) * per
+        elif n > done:
+            unknown += 1
         lines.append(f"| {b:g} | {done} / {n} | " + (f"{per:.0f}" if math.isfinite(per) else "—") + " |")
-    lines += ["", "Times are each run's own `train_seconds` (evaluation and checkpoints excluded) as it ran here, "
-              "one thread per job with two jobs side by side on 2 cores (`make regime`'s default). "
-              + (f"The runs still to do take about {left / 3600:.1f} h of such jobs, i.e. {left / 7200:.1f} h of wall "
-                 "time two at a time." if math.isfinite(left) and left > 0 else
-                 "Budgets without a finished run have no time yet." if not math.isfinite(left) else "")]
+    rest = f"{left / 3600:.1f} h of such jobs ({left / 7200:.1f} h of wall time two at a time)" if left else ""
+    more = f"{'plus ' if rest else ''}the runs of {unknown} budget(s) without a finished run to time" if unknown else ""
+    lines += ["", "Times are each run's own `train_seconds` (evaluation and checkpoints excluded), as recorded where "
+              "it ran (`make regime`: two one-thread jobs side by side on 2 cores). "
+              + (f"Still to run: {', '.join(t for t in (rest, more) if t)}." if rest or more else "Every planned run is done.")]
     return lines
 
 
