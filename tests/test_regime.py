@@ -93,7 +93,8 @@ def test_collapsed_runs_never_make_a_match_or_a_gain():
     assert verdict(partial, "match", "dyt") == "**not reproduced**: 1 of 3 runs of dyt collapsed to the chance level"
     base = compare([3.25, 3.251, 3.252], [2.5, 2.51, 2.52], "val/loss", False, collapsed=(3, 0))
     for expect in ("match", "better", "worse"):
-        assert verdict(base, expect) == "inconclusive: 3 of 3 baseline runs collapsed to the chance level"
+        assert verdict(base, expect) == "inconclusive: 3 of 3 runs of the baseline collapsed to the chance level"
+    assert verdict(base, "neutral", "LN", "dyt") == "dyt collapsed to the chance level in 3 of 3 runs"  # names it
     mostly = compare([3.25, 3.251, 3.252], [3.25, 3.251, 2.9], "val/loss", False, collapsed=(3, 2))
     assert verdict(mostly, "match").startswith("inconclusive")
 

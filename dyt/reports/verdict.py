@@ -79,7 +79,7 @@ def compare(base, other, metric: str, higher_is_better: bool = True, diverged: i
                       diverged, failed, collapsed)
 
 
-def _collapse_verdict(c: Comparison, expect: str, other: str) -> str | None:
+def _collapse_verdict(c: Comparison, expect: str, other: str, base: str = "the baseline") -> str | None:
     """Runs that learned nothing but label frequencies are not compared: a match or a gain with one of them in
     it says nothing about the claim. Counted over completed runs; any collapsed run of the claimed arm sinks a
     match or a gain (as a diverged one does), any collapsed run of the baseline makes the test uninformative."""
@@ -90,15 +90,15 @@ def _collapse_verdict(c: Comparison, expect: str, other: str) -> str | None:
         return "inconclusive: both arms collapsed to the chance level (nothing learned beyond label frequencies)"
     if expect == "neutral":
         return (f"**{other}: {n_other} of {len(c.other)} runs collapsed to the chance level**" if n_other
-                else f"the baseline collapsed to the chance level in {n_base} of {len(c.base)} runs")
+                else f"{base} collapsed to the chance level in {n_base} of {len(c.base)} runs")
     if n_base:
-        return f"inconclusive: {n_base} of {len(c.base)} baseline runs collapsed to the chance level"
+        return f"inconclusive: {n_base} of {len(c.base)} runs of {base} collapsed to the chance level"
     if n_other and expect in ("match", "better"):
         return f"**not reproduced**: {n_other} of {len(c.other)} runs of {other} collapsed to the chance level"
     return None  # a claimed loss with collapsed runs of the claimed arm: the numbers say how much worse
 
 
-def verdict(c: Comparison, expect: str, other: str = "the arm") -> str:
+def verdict(c: Comparison, expect: str, other: str = "the arm", base: str = "the baseline") -> str:
     """What ``c`` says about a claim that the other arm ``expect``s (match | better | worse) the base, or, for
     ``neutral``, what it shows. Bold marks a claim that does not hold, or (neutral) an arm that did not train."""
     if expect not in EXPECTATIONS:
@@ -108,7 +108,7 @@ def verdict(c: Comparison, expect: str, other: str = "the arm") -> str:
         return f"reproduced: {other} did not train ({what} run(s))"  # the strongest form of worse
     if c.bad and expect != "worse":  # a claimed match or gain does not hold if the arm cannot even train
         return f"**{other}: {what} run(s)**" if expect == "neutral" else f"**not reproduced**: {what} run(s) of {other}"
-    said = _collapse_verdict(c, expect, other)
+    said = _collapse_verdict(c, expect, other, base)
     if said is not None:
         return said
     if not c.testable:

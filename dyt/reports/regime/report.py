@@ -58,7 +58,7 @@ def intervention_lines(ladder: Ladder, table: dict) -> list[str]:
         if ref is not None and arm != dyt and cell.values and ref.values:
             c = compare(ref.values, cell.values, ladder.metric, ladder.higher_is_better, collapsed=(ref.collapsed, cell.collapsed))
             gain = (c.diff if ladder.higher_is_better else -c.diff) + 0.0  # no "-0"
-            versus = f"{gain:+.3g}, p = {c.welch[1]:.2g}: {verdict(c, 'neutral', arm)}"
+            versus = f"{gain:+.3g}, p = {c.welch[1]:.2g}: {verdict(c, 'neutral', arm, dyt)}"
         lines.append(f"| {arm} | {_cell_text(cell)} | {_gap_text(ladder, cell, base)} | {versus} |")
     return lines
 
