@@ -20,7 +20,12 @@ def test_save_and_restore_round_trip_without_clobbering(tmp_path):
     (one / "last.pt").write_bytes(b"checkpoint")
     (runs / "vit" / "ln" / "seed7").mkdir()  # a dir without a record (a run that never wrote one)
     total = len(list(runs.rglob("summary.json")))
+    stopped = runs / "vit" / "ln" / "seed8"  # interrupted: it resumes from a checkpoint that is not archived
+    stopped.mkdir()
+    (stopped / "config.yaml").write_text("seed: 8\n")
+    (stopped / "summary.json").write_text(json.dumps({"status": "interrupted", "step": 3}))
     assert save(runs, records) == total and save(runs, records) == 0  # unchanged records are not rewritten
+    assert not (records / "vit" / "ln" / "seed8").exists()
     kept = records / one.relative_to(runs)
     assert sorted(p.name for p in kept.iterdir()) == ["config.yaml", "metrics.jsonl.gz", "summary.json"]
     assert gzip.decompress((kept / "metrics.jsonl.gz").read_bytes()) == b'{"step": 1, "train/loss": 2.5}\n'

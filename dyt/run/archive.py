@@ -36,11 +36,14 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def save(runs_root: Path = Path("runs"), records: Path = RECORDS, experiments=()) -> int:
-    """Copy every finished run's record under ``runs_root`` to ``records``; returns how many runs were written.
+    """Copy every finished run's record (completed, diverged, failed; not interrupted) under ``runs_root`` to
+    ``records``; returns how many runs were written.
     A record is rewritten only when its summary or failure changed (a rerun, a longer budget)."""
     written = 0
     for folder in _experiments(runs_root, experiments):
         for run in RunDir.find(folder):
+            if (run.summary() or {}).get("status") == "interrupted":  # not finished: its checkpoint is not archived
+                continue
             dest = records / run.path.relative_to(runs_root)
             if all(_same(run.path / n, dest / n) for n in (CONFIG, SUMMARY, FAILED) if (run.path / n).exists()):
                 continue
