@@ -150,3 +150,10 @@ def test_rows_whose_runs_are_elsewhere_are_carried_over_marked(tmp_path, capsys)
     assert "| † ln:" in out.read_text() and "| † † ln:" not in out.read_text()  # marked once, however often carried
     main(["--runs", str(tmp_path / "elsewhere"), "--analysis", str(tmp_path / "a"), "--out", str(out), "--fresh"])
     assert "†" not in out.read_text()
+    main(["--runs", str(tmp_path / "runs"), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    half = tmp_path / "half"  # only the LN arm trained again: the previous complete pair stands
+    (half / "vit").mkdir(parents=True)
+    (tmp_path / "runs" / "vit" / "ln").rename(half / "vit" / "ln")
+    main(["--runs", str(half), "--analysis", str(tmp_path / "a"), "--out", str(out)])
+    row = next(ln for ln in out.read_text().splitlines() if ln.startswith("| ViT: DyT matches LN |"))
+    assert row.split(" | ")[2:] == ["† " + first.split(" | ")[2], *first.split(" | ")[3:]]

@@ -90,12 +90,13 @@ CARRIED = "†"
 
 
 def carry_over(rows: list[Row], previous: dict[str, Row]) -> list[Row]:
-    """Rows whose runs are not here keep the verdict the previous REPORT.md gave them, marked ``†``: training
-    one experiment again and rewriting REPORT.md does not wipe the others."""
+    """Rows whose runs are not here (or only one arm's) keep the verdict the previous REPORT.md gave them, marked
+    ``†``: training one experiment or one arm again and rewriting REPORT.md does not wipe the others."""
     out = []
     for row in rows:
         old = previous.get(row.claim)
-        if row.ours == NOT_RUN and old is not None and old.verdict != NOT_RUN:  # no run of the claim is here
+        # no run, or not every arm's runs, of the claim is here: the previous report's complete pair stands
+        if row.verdict == NOT_RUN and old is not None and old.verdict != NOT_RUN:
             ours = old.ours if old.ours.startswith(CARRIED) else f"{CARRIED} {old.ours}"
             row = Row(row.claim, row.paper, ours, old.statistic, old.verdict, row.command, row.section)
         out.append(row)
