@@ -33,7 +33,7 @@ class Cell:
     values: list[float]  # final metric of the completed runs
     runs: int  # all runs (diverged and failed too)
     collapsed: int
-    seconds: float = math.nan  # mean training time of the completed runs (summary train_seconds)
+    seconds: float = math.nan  # median training time of the completed runs (summary train_seconds; a paused run is an outlier)
 
 
 def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
@@ -60,7 +60,7 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
         out[(arm, budget)] = Cell(arm, budget, int(found[0].summary.get("max_steps") or 0),
                                   [float(r.summary[key]) for r in done], len(found),
                                   sum(bool(r.summary.get("collapsed")) for r in done),
-                                  float(np.mean(secs)) if secs else math.nan)
+                                  float(np.median(secs)) if secs else math.nan)
     return out
 
 

@@ -93,13 +93,13 @@ def planned(ladder: Ladder) -> dict[float, int]:
 def compute_lines(ladder: Ladder, table: dict) -> list[str]:
     """How far the study is, and what a run costs here: the mean training time of each budget's finished runs."""
     unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
-    lines = [f"| budget ({unit}) | runs finished / planned | training time per run (s, mean) |", "| --- | --- | --- |"]
+    lines = [f"| budget ({unit}) | runs finished / planned | training time per run (s, median over runs) |", "| --- | --- | --- |"]
     left, unknown = 0.0, 0
     for b, n in sorted(planned(ladder).items()):
         cells_b = [c for (_, budget), c in table.items() if budget == b]
         done = sum(len(c.values) for c in cells_b)
         secs = [c.seconds for c in cells_b if math.isfinite(c.seconds)]
-        per = float(np.mean(secs)) if secs else math.nan
+        per = float(np.median(secs)) if secs else math.nan
         if math.isfinite(per):
             left += max(n - done, 0) * per
         elif n > done:
