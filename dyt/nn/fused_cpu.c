@@ -13,20 +13,34 @@
 #define BLOCK_ROWS 32  /* rows summed into a block buffer before joining the thread's sum */
 #define TILE_COLS 1024  /* backward, channels last: columns per tile (3 block sums of 4 KB each in L1) */
 
+/* tanh's rational function (Eigen / XLA): odd numerator of degree 13, even denominator of degree 6 */
+#define TANH_CLAMP 7.90531110763549805f
+#define P13 -2.76076847742355e-16f
+#define P11 2.00018790482477e-13f
+#define P9 -8.60467152213735e-11f
+#define P7 5.12229709037114e-08f
+#define P5 1.48572235717979e-05f
+#define P3 6.37261928875436e-04f
+#define P1 4.89352455891786e-03f
+#define Q6 1.19825839466702e-06f
+#define Q4 1.18534705686654e-04f
+#define Q2 2.26843463243900e-03f
+#define Q0 4.89352518554385e-03f
+
 static inline float tanh_rational(float x) {
-    const float clamp = 7.90531110763549805f;
+    const float clamp = TANH_CLAMP;
     x = x < -clamp ? -clamp : (x > clamp ? clamp : x);
     const float x2 = x * x;
-    float p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
+    float p = x2 * P13 + P11;
+    p = p * x2 + P9;
+    p = p * x2 + P7;
+    p = p * x2 + P5;
+    p = p * x2 + P3;
+    p = p * x2 + P1;
     p = p * x;
-    float q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    float q = x2 * Q6 + Q4;
+    q = q * x2 + Q2;
+    q = q * x2 + Q0;
     return p / q;
 }
 
@@ -37,20 +51,21 @@ static inline float tanh_rational(float x) {
    so NaN propagates as in tanh_rational. */
 #include <immintrin.h>
 #define DYT_AVX2 1
+#define SET(c) _mm256_set1_ps(c)
 static inline __m256 tanh8(__m256 x) {
-    const __m256 clamp = _mm256_set1_ps(7.90531110763549805f);
-    x = _mm256_min_ps(clamp, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), clamp), x));
+    const __m256 clamp = SET(TANH_CLAMP);
+    x = _mm256_min_ps(clamp, _mm256_max_ps(SET(-TANH_CLAMP), x));
     const __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(-2.76076847742355e-16f), _mm256_set1_ps(2.00018790482477e-13f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
+    __m256 p = _mm256_fmadd_ps(x2, SET(P13), SET(P11));
+    p = _mm256_fmadd_ps(p, x2, SET(P9));
+    p = _mm256_fmadd_ps(p, x2, SET(P7));
+    p = _mm256_fmadd_ps(p, x2, SET(P5));
+    p = _mm256_fmadd_ps(p, x2, SET(P3));
+    p = _mm256_fmadd_ps(p, x2, SET(P1));
     p = _mm256_mul_ps(p, x);
-    __m256 q = _mm256_fmadd_ps(x2, _mm256_set1_ps(1.19825839466702e-06f), _mm256_set1_ps(1.18534705686654e-04f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
+    __m256 q = _mm256_fmadd_ps(x2, SET(Q6), SET(Q4));
+    q = _mm256_fmadd_ps(q, x2, SET(Q2));
+    q = _mm256_fmadd_ps(q, x2, SET(Q0));
     return _mm256_div_ps(p, q);
 }
 #endif
