@@ -43,9 +43,9 @@ void k_rat(const float*x,float*y,int64_t n,const float*a,const float*w,const flo
  for(int64_t r=0;r<n/C;r++){ const float*xr=x+r*C; float*yr=y+r*C;
  #pragma omp simd
  for(int64_t c=0;c<C;c++) yr[c]=tanh_rational(xr[c]*a[c])*w[c]+b[c];}}
-static inline __m256 tanh_rcp(__m256 x){
+static inline __m256 rational_pq(__m256 x, __m256* q){  /* numerator, and the denominator in *q */
   const __m256 cl=_mm256_set1_ps(7.90531110763549805f);
-  x=_mm256_min_ps(_mm256_max_ps(x,_mm256_sub_ps(_mm256_setzero_ps(),cl)),cl);
+  x=_mm256_min_ps(cl,_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(),cl),x));
   __m256 x2=_mm256_mul_ps(x,x);
   __m256 p=_mm256_fmadd_ps(x2,_mm256_set1_ps(-2.76076847742355e-16f),_mm256_set1_ps(2.00018790482477e-13f));
   p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(-8.60467152213735e-11f));
@@ -54,27 +54,19 @@ static inline __m256 tanh_rcp(__m256 x){
   p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(6.37261928875436e-04f));
   p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(4.89352455891786e-03f));
   p=_mm256_mul_ps(p,x);
-  __m256 q=_mm256_fmadd_ps(x2,_mm256_set1_ps(1.19825839466702e-06f),_mm256_set1_ps(1.18534705686654e-04f));
-  q=_mm256_fmadd_ps(q,x2,_mm256_set1_ps(2.26843463243900e-03f));
-  q=_mm256_fmadd_ps(q,x2,_mm256_set1_ps(4.89352518554385e-03f));
+  __m256 d=_mm256_fmadd_ps(x2,_mm256_set1_ps(1.19825839466702e-06f),_mm256_set1_ps(1.18534705686654e-04f));
+  d=_mm256_fmadd_ps(d,x2,_mm256_set1_ps(2.26843463243900e-03f));
+  *q=_mm256_fmadd_ps(d,x2,_mm256_set1_ps(4.89352518554385e-03f));
+  return p;
+}
+static inline __m256 tanh_rcp(__m256 x){
+  __m256 q, p=rational_pq(x,&q);
   __m256 r=_mm256_rcp_ps(q);
   r=_mm256_mul_ps(r,_mm256_fnmadd_ps(q,r,_mm256_set1_ps(2.0f)));
   return _mm256_mul_ps(p,r);
 }
 static inline __m256 tanh_div(__m256 x){
-  const __m256 cl=_mm256_set1_ps(7.90531110763549805f);
-  x=_mm256_min_ps(_mm256_max_ps(x,_mm256_sub_ps(_mm256_setzero_ps(),cl)),cl);
-  __m256 x2=_mm256_mul_ps(x,x);
-  __m256 p=_mm256_fmadd_ps(x2,_mm256_set1_ps(-2.76076847742355e-16f),_mm256_set1_ps(2.00018790482477e-13f));
-  p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(-8.60467152213735e-11f));
-  p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(5.12229709037114e-08f));
-  p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(1.48572235717979e-05f));
-  p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(6.37261928875436e-04f));
-  p=_mm256_fmadd_ps(p,x2,_mm256_set1_ps(4.89352455891786e-03f));
-  p=_mm256_mul_ps(p,x);
-  __m256 q=_mm256_fmadd_ps(x2,_mm256_set1_ps(1.19825839466702e-06f),_mm256_set1_ps(1.18534705686654e-04f));
-  q=_mm256_fmadd_ps(q,x2,_mm256_set1_ps(2.26843463243900e-03f));
-  q=_mm256_fmadd_ps(q,x2,_mm256_set1_ps(4.89352518554385e-03f));
+  __m256 q, p=rational_pq(x,&q);
   return _mm256_div_ps(p,q);
 }
 #define KV(NAME,F) void NAME(const float*x,float*y,int64_t n,const float*a,const float*w,const float*b,int64_t C){ \
