@@ -1,4 +1,4 @@
-"""``make bench`` (dyt/reports/bench/): a smoke run with tiny shapes writes its tables, plot and raw numbers."""
+"""``make bench`` (dyt/bench/): a smoke run with tiny shapes writes its tables, plot and raw numbers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dyt.reports.bench import cli as bench
-from dyt.reports.bench.ops import OPS
+from dyt.bench import cli as bench
+from dyt.bench.ops import OPS
 from tests.conftest import DATA, needs_cxx
 
 
@@ -60,7 +60,7 @@ def test_bench_smoke_with_torch_compile(tmp_path):
 def test_benches_are_kept_per_cpu_capability_and_listed_side_by_side(tmp_path, monkeypatch):
     """``make bench`` writes results/bench/<capability>/ (a speed claim holds for the host it was measured on);
     the index lists each committed host with its ratios, and the tables name the host."""
-    from dyt.reports.bench.readme import index
+    from dyt.bench.readme import index
 
     monkeypatch.chdir(tmp_path)
     results = bench.main(["--smoke", "--no-compile", "--system-malloc", "--sections", "op,model", "--reps", "2"])
@@ -86,7 +86,7 @@ def test_a_compiled_model_drives_the_training_step():
     """``torch.compile``'s wrapper has no truth value for a timm ViT (it forwards ``len``): the step must not ask."""
     import torch
 
-    from dyt.reports.bench.models import make_step
+    from dyt.bench.models import make_step
     from dyt.run.build import build_model
     from dyt.run.spec import build_spec
     from tests.conftest import compose

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from dyt.nn import fused_cpu
-from dyt.reports.bench.ops import OPS
+from dyt.bench.ops import OPS
 
 GOAL_MIN_C = 384
 
@@ -236,8 +236,8 @@ def readme(results: dict, png: str | None) -> str:
               "[`experiments/speed/README.md`](../../../experiments/speed/README.md).", "",
               "## Rerun", "", "```", f"make bench                          # results/bench/<this CPU's capability>/: "
               f"{results['wall_s'] / 60:.1f} min in this run",
-              "python -m dyt.reports.bench --smoke --out /tmp/bench   # seconds, tiny shapes",
-              "python -m dyt.reports.bench --device cuda              # bf16 on a GPU: results/bench/cuda/",
+              "python -m dyt.bench --smoke --out /tmp/bench   # seconds, tiny shapes",
+              "python -m dyt.bench --device cuda              # bf16 on a GPU: results/bench/cuda/",
               "```", "", "Raw numbers: `results.json`.", ""]
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""``make bench`` / ``python -m dyt.reports.bench``: DyT's speed against LayerNorm, RMSNorm and the copy floor.
+"""``make bench`` / ``python -m dyt.bench``: DyT's speed against LayerNorm, RMSNorm and the copy floor.
 
 Three levels, every number a ratio to a baseline measured in the same run (the
 implementations take turns, rep by rep, so a busy machine slows them alike):
@@ -37,10 +37,10 @@ from pathlib import Path
 
 import torch
 
-from dyt.reports.bench.models import model_level, trainer_level, trainer_steps
-from dyt.reports.bench.ops import op_level
-from dyt.reports.bench.readme import goals, index, machine, plot, readme
-from dyt.reports.bench.timing import Clock, keep_freed_memory
+from dyt.bench.models import model_level, trainer_level, trainer_steps
+from dyt.bench.ops import op_level
+from dyt.bench.readme import goals, index, machine, plot, readme
+from dyt.bench.timing import Clock, keep_freed_memory
 
 BENCH_ROOT = Path("results/bench")
 CHANNELS = (192, 384, 768, 1024, 4096)
@@ -50,7 +50,7 @@ SMOKE_CHANNELS, SMOKE_TOKENS, SMOKE_NCHW = (16, 48), 64, (2, 8, 4, 4)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m dyt.reports.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m dyt.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=None,
                    help="output folder (default results/bench/<capability>, and the index results/bench/README.md)")
     p.add_argument("--device", default="cpu", help="cpu (fp32) or cuda (bf16)")
@@ -95,7 +95,7 @@ def main(argv=None) -> dict:
         shapes = [((TOKENS, c), False) for c in CHANNELS] + [(NCHW, True)]
         smoke_overrides = gpt_overrides = ()
     results = {"device": device.type, "dtype": str(dtype).replace("torch.", ""), "smoke": args.smoke,
-               "command": " ".join(["python -m dyt.reports.bench", *(argv if argv is not None else sys.argv[1:])]),
+               "command": " ".join(["python -m dyt.bench", *(argv if argv is not None else sys.argv[1:])]),
                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(device),
                "malloc_keeps_freed_memory": kept}
     say(f"device {device} {dtype}, {torch.get_num_threads()} threads, sections {sorted(sections)}")

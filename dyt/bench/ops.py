@@ -9,7 +9,7 @@ from torch import nn
 
 from dyt.nn.fused import dyt_fused
 from dyt.nn.layers import DyT, DyT2d
-from dyt.reports.bench.timing import Clock, measure
+from dyt.bench.timing import Clock, measure
 
 OPS = ("copy", "LayerNorm", "LayerNorm compiled", "RMSNorm", "DyT reference", "DyT reference compiled",
        "DyT fused", "DyT fused compiled")

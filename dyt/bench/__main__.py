@@ -1,0 +1,3 @@
+from dyt.bench.cli import main
+
+main()

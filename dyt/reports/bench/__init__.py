@@ -1,1 +1,0 @@
-"""``make bench``: DyT's speed against LayerNorm, RMSNorm and the copy floor (``python -m dyt.reports.bench``)."""

@@ -1,3 +1,0 @@
-from dyt.reports.bench.cli import main
-
-main()
