@@ -39,7 +39,8 @@ SWEEP_KEYS = {"sweep_alpha_vit": "norm.alpha_init", "optuna_alpha_vit": "norm.al
 SWEEP_METRIC = "final/val/loss"  # a summary key every completed run has (summary.json, logged as the run summary)
 
 
-NOT_PLOTTED = ("epoch", "val_ema/loss", "val_ema/acc1")  # logged, in the runs table, no panel of their own
+NOT_PLOTTED = ("epoch", "val_ema/loss", "val_ema/acc1", "train_eval/loss", "train_eval/acc1")  # logged (in the runs
+# table), no panel of their own: the train_eval/* are one point at the end
 
 
 def panel_keys() -> set[str]:

@@ -17,7 +17,7 @@ import hashlib
 import re
 
 # keys that change nothing about what is trained (prefixes: "logger" covers logger.*)
-BOOKKEEPING = ("trainer.progress", "trainer.device", "trainer.threads", "trainer.eval_every", "trainer.ckpt_every",
+BOOKKEEPING = ("trainer.progress", "trainer.diagnostics", "trainer.device", "trainer.threads", "trainer.eval_every", "trainer.ckpt_every",
                "trainer.log_every", "trainer.extend", "logger", "data.num_workers", "data.path", "runs_root", "out_dir",
                "arm", "resolved")
 # keys already in the run dir's path (experiment name, seed, and what the norm's tag spells: the norm chosen and

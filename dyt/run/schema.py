@@ -116,6 +116,7 @@ class TrainerConfig:
     threads: Optional[int] = None  # torch CPU threads (None = torch's default)
     extend: bool = False  # continue a finished or interrupted run with a larger max_steps/epochs, in its run dir
     progress: bool = True
+    diagnostics: bool = True  # per-layer input std, saturation and residual-stream std at logging steps (hooks)
     deterministic: bool = False
 
 

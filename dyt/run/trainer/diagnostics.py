@@ -24,7 +24,8 @@ from dyt.nn.layers import DyT, dyt_layers
 
 SATURATION = 2.0  # |alpha * x| beyond this counts as saturated
 LOGGED = ("train/loss", "lr", "throughput", "epoch", "grad_norm", "val/loss", "val/acc1", "val_ema/loss",
-          "val_ema/acc1")  # the scalars of a row (grad_norm with norm clipping, val_ema/* with EMA)
+          "val_ema/acc1", "train_eval/loss", "train_eval/acc1")  # the scalars of a row (grad_norm with norm clipping,
+# val_ema/* with EMA, train_eval/* in the last row: the training samples' loss in eval mode, for the train-val gap)
 PER_LAYER = ("alpha/", "input_std/", "sat/", "resid_std/")  # prefixes, followed by a module path
 BLOCK = re.compile(r"(^|\.)blocks\.\d+$|^layer\d+\.\d+$")
 

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from dyt.run.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from dyt.run.data.chance import collapsed
+from dyt.run.data.stepwise import Stepwise
 from dyt.run.dist import DistInfo, any_rank, mean_over_ranks
 from dyt.run.optim import build_optimizer, build_scheduler, peak_lr
 from dyt.run.provenance import provenance
@@ -141,13 +142,23 @@ def validate(t: Training, spec: "RunSpec", data) -> dict[str, float]:
     return out
 
 
+def fit_eval(t: Training, spec: "RunSpec", data) -> dict[str, float]:
+    """Loss and accuracy on the first training samples (as many as validation uses), in eval mode: with
+    ``val/`` the run's train-val gap. In-RAM data only (a stream's training view is augmented or endless)."""
+    if not isinstance(data.train, Stepwise):
+        return {}
+    limit = spec.data.val_limit or len(data.val)
+    out = evaluate(t.model, data.train.eval_batches(limit), t.device, t.autocast)
+    return {k.replace("val/", "train_eval/"): v for k, v in out.items()}
+
+
 def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogger", run_dir: "RunDir",
           dist: DistInfo) -> tuple[str, dict]:
     """The loop, from ``p.step`` to the budget; returns the status and the last evaluation."""
     tcfg = spec.trainer
     every = lambda n, step: bool(n) and step % n == 0  # noqa: E731
     batches, stop = data.train.batches(start_step=p.step), StopSignals()
-    diagnostics = Diagnostics(t.model) if not tcfg.compile else None
+    diagnostics = Diagnostics(t.model) if tcfg.diagnostics and not tcfg.compile else None
     bar = tqdm(total=t.max_steps, initial=p.step, desc=f"{spec.experiment} {spec.arm} s{spec.seed}", unit="step",
                disable=not (tcfg.progress and dist.is_main), dynamic_ncols=True, mininterval=1.0)
     say = bar.write if dist.is_main else (lambda message: None)
@@ -173,6 +184,8 @@ def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogge
             step_end = p.window.step_end
             if every(tcfg.eval_every, p.step) or last:
                 last_eval = validate(t, spec, data)
+                if last:
+                    last_eval.update(fit_eval(t, spec, data))
                 row.update({"step": p.step, **last_eval})
                 say(f"step {p.step}/{t.max_steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in last_eval.items()))
             if row:
@@ -188,7 +201,7 @@ def train(spec: "RunSpec", t: Training, p: Progress, data, logger: "MetricsLogge
         bar.close()
         stop.restore()
     if not last_eval:  # resumed from a checkpoint at the very end
-        last_eval = validate(t, spec, data)
+        last_eval = {**validate(t, spec, data), **fit_eval(t, spec, data)}
     return status, last_eval
 
 
