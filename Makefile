@@ -126,7 +126,7 @@ distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 
 .PHONY: bench
 bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/<CPU capability>/
-	$(PY) -m dyt.reports.bench
+	$(PY) -m dyt.bench
 
 .PHONY: analysis
 ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru
@@ -149,24 +149,25 @@ readme-table: install ## rewrite the README's results table from results/REPORT.
 	$(PY) -m dyt.reports.claims --readme README.md --out results/REPORT.md
 
 .PHONY: regime regime-vit regime-gpt regime-llama report-regime
-REGIME_ARGS ?= trainer.progress=false $(PARALLEL)
-SCALE ?= cpu# SCALE=gpu: the same study at GPU size (conf/experiment/<model>_gpu.yaml; set PARALLEL= on one GPU)
-REGIME_MODEL = $(1)$(if $(filter gpu,$(SCALE)),_gpu,)
-# the plan's commands are listed first (a bad model or override stops here); the committed records of runs
-# finished elsewhere are restored (those runs are skipped), then each command runs, stdin closed, and its
-# finished runs are archived to results/records/ (commit them: the study spans sessions and machines)
-REGIME_RUN = cmds="$$($(PY) -m dyt.reports.regime commands $(call REGIME_MODEL,$(1)) $(REGIME_ARGS))" || exit 1; \
-	$(PY) -m dyt.run.archive restore $(call REGIME_MODEL,$(1)) || exit 1; \
-	echo "$$cmds" | while read -r cmd; do echo "$$cmd"; $(VENV)/bin/$$cmd </dev/null || exit 1; \
-	$(PY) -m dyt.run.archive save $(call REGIME_MODEL,$(1)) || exit 1; done
-regime: regime-vit regime-gpt regime-llama ## the regime study: budget ladders, interventions, DyT internals (hours; resumable) -> results/regime/
-regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) and interventions -> results/regime/ (~2 h on 2 cores)
+SCALE ?= cpu# SCALE=gpu: the same study at GPU size (conf/experiment/<model>_gpu.yaml), one run at a time
+JOBS  ?= $(if $(filter gpu,$(SCALE)),1,2)
+REGIME_MODELS = $(foreach m,$(1),$(m)$(if $(filter gpu,$(SCALE)),_gpu,))
+# the plan's runs, one per line (a bad model stops here), rung by rung across the models, longest first; the
+# committed records of runs finished elsewhere are restored (the queue skips them); two 1-thread runs at a time,
+# each archived to results/records/ as soon as it ends (commit them: the study spans sessions and machines)
+REGIME_RUN = runs="$$($(PY) -m dyt.reports.regime runs $(call REGIME_MODELS,$(1)))" || exit 1; \
+	$(PY) -m dyt.run.archive restore $(call REGIME_MODELS,$(1)) || exit 1; \
+	echo "$$runs" | $(PY) -m dyt.run.queue --jobs $(JOBS) --archive
+regime: install data data-text ## the regime study, every model: budget ladders, DyT internals (~6 h on 2 cores; resumable) -> results/regime/
+	@$(call REGIME_RUN,vit gpt llama)
+	$(MAKE) --no-print-directory report-regime
+regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) -> results/regime/ (~1.5 h on 2 cores)
 	@$(call REGIME_RUN,vit)
 	$(MAKE) --no-print-directory report-regime
-regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) and interventions -> results/regime/ (~3 h)
+regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) -> results/regime/ (~2.5 h)
 	@$(call REGIME_RUN,gpt)
 	$(MAKE) --no-print-directory report-regime
-regime-llama: install data-text ## the LLaMA style ladder, interventions (SwiGLU vs GELU, alpha decay) -> results/regime/ (~3 h)
+regime-llama: install data-text ## the LLaMA style ladder (300, 1000, 3000 steps) -> results/regime/ (~2 h)
 	@$(call REGIME_RUN,llama)
 	$(MAKE) --no-print-directory report-regime
 report-regime: install ## write results/regime/ from the runs that exist and the committed records (no training)

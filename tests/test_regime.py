@@ -77,9 +77,47 @@ def test_chance_level_and_collapse():
     level = chance_level(build_data(cfg), cfg.data.val_limit)
     assert level["metric"] == "val/loss" and level["value"] == pytest.approx(3.2537, abs=1e-3)  # the GPT DyT plateau
     assert collapsed({"final/val/loss": 3.255}, level) and not collapsed({"final/val/loss": 2.42}, level)
+    assert level["acc1"] == pytest.approx(15.41, abs=0.01)  # always answering the space character
     vit = compose("experiment=vit")
     assert chance_level(build_data(vit), 2000) == {"metric": "val/acc1", "value": pytest.approx(10.4, abs=1.0)}
     assert collapsed({"final/val/acc1": 10.5}, {"metric": "val/acc1", "value": 10.0})
+
+
+def test_a_language_model_at_the_unigram_answer_or_worse_than_it_is_collapsed(tmp_path):
+    """The LLaMA DyT arms: loss 3.17 (below the unigram 3.2537) but accuracy exactly the unigram argmax's (15.41%):
+    collapsed; a run worse than the unigram model (3.357) too; a learning run (2.42, 30%) not."""
+    from dyt.reports.runs import load_runs
+
+    level = {"metric": "val/loss", "value": 3.2537, "acc1": 15.41}
+    assert collapsed({"final/val/loss": 3.173, "final/val/acc1": 15.4099}, level)
+    assert collapsed({"final/val/loss": 3.357, "final/val/acc1": 14.2}, level)  # worse than chance
+    assert not collapsed({"final/val/loss": 2.42, "final/val/acc1": 30.1}, level)
+    assert not collapsed({"final/val/loss": 3.17, "final/val/acc1": 16.2}, level)  # learns a little: beyond the argmax
+    assert collapsed({"final/val/loss": 3.17}, {"metric": "val/loss", "value": 3.2537}) is False  # no accuracy level
+    # reports judge old runs by today's rule, the accuracy level taken from a newer run of the same data
+    for name, loss, acc, chance in (("old", 3.173, 15.4099, {"metric": "val/loss", "value": 3.2537}),
+                                    ("new", 2.42, 30.0, level)):
+        run = tmp_path / "llama" / name / "seed0"
+        run.mkdir(parents=True)
+        (run / "config.yaml").write_text(f"name: llama\nseed: 0\narm: {name}\nnorm: {{name: dyt}}\n")
+        (run / "summary.json").write_text(json.dumps({"status": "completed", "final/val/loss": loss, "chance": chance,
+                                                      "final/val/acc1": acc, "collapsed": False}))
+    runs = {r.arm: r for r in load_runs(tmp_path / "llama")}
+    assert runs["old"].collapsed and not runs["new"].collapsed
+
+
+def test_a_match_needs_equivalence_not_a_non_significant_test():
+    """"DyISRU matches DyT" rested on p = 0.25 with n = 3: without TOST inside the margin it is inconclusive."""
+    loose = compare([2.547, 2.539, 2.555], [2.563, 2.548, 2.578], "val/loss", False)  # Δ +0.016, wide spread
+    assert not loose.significant and not loose.equivalent
+    assert verdict(loose, "match", "dyisru").startswith("inconclusive: no significant difference at the 5% level, "
+                                                         "but equivalence within ±0.02 is not shown (TOST p = ")
+    tight = compare([2.5470, 2.5475, 2.5465], [2.5480, 2.5470, 2.5490], "val/loss", False)
+    assert tight.equivalent and verdict(tight, "match").startswith("reproduced: equivalent within ±0.02 (TOST p = ")
+    acc = compare([86.0, 86.2, 85.9], [85.9, 86.1, 86.0], "val/acc1")  # 0.5 points of accuracy
+    assert acc.margin == 0.5 and verdict(acc, "match").startswith("reproduced: equivalent within ±0.5")
+    far = compare([86.0, 86.2, 85.9], [80.0, 80.3, 80.1], "val/acc1")
+    assert verdict(far, "match", "dyt") == "**not reproduced**: dyt significantly worse at the 5% level"
 
 
 def test_collapsed_runs_never_make_a_match_or_a_gain():
@@ -121,11 +159,11 @@ def _regime_fixture(root, gaps: dict[int, float], noise=(0.0, 0.3, -0.3)):
     from dyt.reports.regime.plan import LADDERS
 
     ladder = LADDERS["vit"]
-    for arm, overrides in ladder.arms.items():
-        for budget in ladder.budgets:
-            cfg = OmegaConf.to_container(compose("experiment=vit", *overrides, *ladder.budget_override(budget)),
-                                         resolve=True)
-            for seed in ladder.seeds_at(budget):
+    for arm in ladder.arms:
+        for budget in ladder.rungs(arm):
+            cfg = OmegaConf.to_container(compose("experiment=vit", *ladder.overrides(arm),
+                                                 *ladder.budget_override(budget)), resolve=True)
+            for seed in ladder.seeds(arm, budget)[:2 if budget == 10 else 3]:
                 run = root / "vit" / cfg["arm"] / f"seed{seed}"
                 run.mkdir(parents=True)
                 (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "seed": seed}))
@@ -135,13 +173,23 @@ def _regime_fixture(root, gaps: dict[int, float], noise=(0.0, 0.3, -0.3)):
 
 
 def test_the_regime_plan_gives_each_budget_its_own_runs():
-    from dyt.reports.regime.plan import commands
+    from dyt.reports.regime.plan import commands, planned_runs, runs
 
     lines = commands("vit")
-    assert lines[0] == "python -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal seed=0,1,2"  # = make reproduce-vit
-    assert "python -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal trainer.epochs=10 seed=0,1" in lines
-    assert any("optim.alpha_lr_mult=100 trainer.epochs=1 seed=0,1,2" in line for line in lines)
+    assert lines[0] == "python -m dyt.train -m experiment=vit norm=ln seed=0,1,2"  # = make reproduce-vit's LN arm
+    assert "python -m dyt.train -m experiment=vit norm=dyt norm.alpha_init=2 trainer.epochs=10 seed=0,1,2 " \
+           "trainer.eval_every=234" in lines
     assert compose("experiment=vit", "trainer.epochs=10").arm == "ln+epochs-10"  # its own run dir and schedule
+    gpt = planned_runs("gpt")
+    assert [r.seed for r in gpt if r.label == "DyT (paper alpha)"] == [0, 0, 0]  # one seed per rung (it collapses)
+    assert {r.budget for r in gpt if r.label == "LN, dropout 0.2"} == {3000}  # the control: top rung only
+    llama = planned_runs("llama")
+    assert [len([r for r in llama if r.label == "RMSNorm" and r.budget == b]) for b in (300, 1000, 3000)] == [3, 2, 2]
+    order = runs(["vit", "gpt", "llama"])  # every model's default rung before any longer one
+    first_long = next(i for i, r in enumerate(order) if r.budget not in (3, 300))
+    assert all(r.budget in (3, 300) for r in order[:first_long]) and order[-1].budget in (10, 3000)
+    assert order[0].line == "experiment=vit norm=ln seed=0"  # the longest run of the first rung first
+    assert compose(*order[0].overrides).arm == "ln" and compose(*gpt[-1].overrides).arm.endswith("+max_steps-3000")
 
 
 def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
@@ -162,6 +210,6 @@ def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
     assert crossover(ladder, "DyT (alpha 0.5)", cells(ladder, flat))["text"].startswith("no crossover within 10×")
     readme = report(["vit", "gpt"], tmp_path / "runs", tmp_path / "out").read_text()
     assert "| DyT (alpha 0.5) | 10 | 2340 | 83.15 ± 0.21 (n = 2) | +3 [+2.09, +3.91] |" in readme
-    assert "| 3 | 12 / 18 | — |" in readme and "| 10 | 8 / 8 | — |" in readme  # progress: the interventions are not run
+    assert "| 3 | 12 / 12 | — |" in readme and "| 10 | 8 / 12 | — |" in readme  # progress: 2 of 3 seeds at 10
     assert "not run (no runs under" in readme.split("## gpt")[1]
     assert (tmp_path / "out" / "vit.png").stat().st_size > 10_000 and (tmp_path / "out" / "vit.csv").exists()

@@ -41,14 +41,13 @@ def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
 
 
 def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
-    """``{(arm, budget): Cell}`` for every arm at every budget, and the interventions at the default budget."""
+    """``{(arm, budget): Cell}`` for every arm at its rungs, and the interventions at the default budget."""
     folder = runs_root / ladder.model
     runs = load_runs(folder) if folder.is_dir() else []
     by_label: dict[str, list[Run]] = {}
     for r in runs:
         by_label.setdefault(r.arm, []).append(r)
-    wanted = [(arm, b, o) for arm, o in ladder.arms.items() for b in ladder.budgets]
-    wanted += [(arm, ladder.default, o) for arm, o in ladder.interventions.items()]
+    wanted = [(arm, b, ladder.overrides(arm)) for arm in (*ladder.arms, *ladder.interventions) for b in ladder.rungs(arm)]
     out = {}
     key = f"final/{ladder.metric}"
     for arm, budget, overrides in wanted:
@@ -59,7 +58,7 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
         secs = [float(r.summary["train_seconds"]) for r in done if r.summary.get("train_seconds")]
         out[(arm, budget)] = Cell(arm, budget, int(found[0].summary.get("max_steps") or 0),
                                   [float(r.summary[key]) for r in done], len(found),
-                                  sum(bool(r.summary.get("collapsed")) for r in done),
+                                  sum(r.collapsed for r in done),
                                   float(np.median(secs)) if secs else math.nan)
     return out
 

@@ -35,7 +35,7 @@ def ladder_lines(ladder: Ladder, table: dict) -> list[str]:
     lines = [f"| arm | budget ({unit}) | steps | final `{ladder.metric}` (mean ± std) | gap to {ladder.baseline} "
              "[95% CI] (worse > 0) |", "| --- | --- | --- | --- | --- |"]
     for arm in ladder.arms:
-        for b in sorted(ladder.budgets):
+        for b in ladder.rungs(arm):
             cell = table.get((arm, b))
             if cell is not None:
                 lines.append(f"| {arm} | {b:g} | {cell.steps} | {_cell_text(cell)} | "
@@ -69,8 +69,8 @@ def internals(ladder: Ladder, runs_root: Path) -> list[str]:
     runs = load_runs(folder) if folder.is_dir() else []
     lines = ["| arm | runs | saturated share, mean over layers (max) | alpha at the end, min–max | residual std, "
              "last block / first block |", "| --- | --- | --- | --- | --- |"]
-    for arm, overrides in {**ladder.arms, **ladder.interventions}.items():
-        label = Arm(*overrides).label(ladder.model)
+    for arm in (*ladder.arms, *ladder.interventions):
+        label = Arm(*ladder.overrides(arm)).label(ladder.model)
         last = [r.rows[-1] for r in runs if r.arm == label and r.rows and any(k.startswith("sat/") for k in r.rows[-1])]
         if not last:
             continue
@@ -84,9 +84,11 @@ def internals(ladder: Ladder, runs_root: Path) -> list[str]:
 
 
 def planned(ladder: Ladder) -> dict[float, int]:
-    """Runs the plan trains per budget: every arm at every budget, the interventions at the default one."""
-    out = {b: len(ladder.arms) * len(ladder.seeds_at(b)) for b in ladder.budgets}
-    out[ladder.default] += len(ladder.interventions) * len(ladder.seeds_at(ladder.default))
+    """Runs the plan trains per budget: every arm at its rungs, the interventions at the default one."""
+    out = dict.fromkeys(ladder.budgets, 0)
+    for arm in (*ladder.arms, *ladder.interventions):
+        for b in ladder.rungs(arm):
+            out[b] += len(ladder.seeds(arm, b))
     return out
 
 
