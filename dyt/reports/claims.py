@@ -43,7 +43,7 @@ def _final(runs: list[Run], metric: str) -> list[float]:
 
 def collapsed_count(runs: list[Run]) -> int:
     """Completed runs whose summary marks them collapsed to the chance level."""
-    return sum(bool(r.summary.get("collapsed")) for r in runs if r.completed)
+    return sum(r.collapsed for r in runs if r.completed)
 
 
 def pair_row(claim: Claim, runs: list[Run]) -> Row:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dyt.run.data.chance import collapsed
 from dyt.run.rundir import RunDir
 
 BASELINE_NORMS = ("ln", "rmsnorm", "bn")  # the normalized baselines DyT is compared against
@@ -31,6 +32,14 @@ class Run:
     def completed(self) -> bool:
         return self.summary.get("status") == "completed"
 
+    @property
+    def collapsed(self) -> bool:
+        """At the chance level by today's rule (``dyt.run.data.chance.collapsed``), whatever the summary written
+        when the run ended says (older runs were judged by an older rule)."""
+        finals = {k: v for k, v in self.summary.items() if k.startswith("final/") and isinstance(v, (int, float))}
+        judged = collapsed(finals, self.summary.get("chance"))
+        return bool(self.summary.get("collapsed")) if judged is None else judged
+
     def series(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         pts = [(r["step"], float(r[key])) for r in self.rows if key in r]
         if not pts:
@@ -50,7 +59,18 @@ def load_runs(runs_dir: Path) -> list[Run]:
         elif summary is None and "config" in (record := run_dir.failure() or {}):
             failed.append(Run(run_dir.path, record["config"], {"status": "failed", "error": record.get("error")},
                               run_dir.metrics()))
+    _share_chance_accuracy(finished)
     return finished + failed
+
+
+def _share_chance_accuracy(runs: list[Run]) -> None:
+    """Runs recorded before the chance level carried the unigram argmax accuracy (``acc1``) get it from a run of
+    the same level (same data and validation slice: the same loss level to 6 digits)."""
+    known = {round(c["value"], 6): c["acc1"] for r in runs if "acc1" in (c := r.summary.get("chance") or {})}
+    for r in runs:
+        chance = r.summary.get("chance") or {}
+        if chance.get("metric") == "val/loss" and "acc1" not in chance and round(chance["value"], 6) in known:
+            r.summary = {**r.summary, "chance": {**chance, "acc1": known[round(chance["value"], 6)]}}
 
 
 def group_runs(runs: list[Run]) -> dict[str, dict[str, list[Run]]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dyt.reports.stats import ALPHA, welch
+from dyt.reports.stats import ALPHA, EQUIVALENCE_MARGIN, tost, welch
 
 LEVEL = f"at the {ALPHA:.0%} level"  # "at the 5% level"; α is DyT's scalar in this suite
 NOT_RUN = "not run"
@@ -57,12 +57,18 @@ class Comparison:
         return self.diff != 0 and (self.diff > 0) == self.higher_is_better
 
     @property
-    def within_noise(self) -> bool:
-        """The gap is at most twice the pooled std over seeds: small enough to call a match."""
-        if len(self.base) < 2 or len(self.other) < 2:
-            return False
-        pooled = math.sqrt((np.var(self.base, ddof=1) + np.var(self.other, ddof=1)) / 2)
-        return abs(self.diff) <= 2 * pooled
+    def margin(self) -> float | None:
+        """The equivalence margin of the metric (``stats.EQUIVALENCE_MARGIN``); None: no match can be shown."""
+        return EQUIVALENCE_MARGIN.get(self.metric)
+
+    @property
+    def tost_p(self) -> float:
+        return tost(self.base, self.other, self.margin) if self.margin is not None else math.nan
+
+    @property
+    def equivalent(self) -> bool:
+        """Equivalent within the margin by TOST at ``ALPHA``: what "matches" needs (not a non-significant t-test)."""
+        return math.isfinite(self.tost_p) and self.tost_p < ALPHA
 
     def statistic(self, long: bool = False) -> str:
         """``Δ val/acc1 = -9.27, Welch t = -13.00, p = 0.0047`` (``long``: 4 digits and the seed counts)."""
@@ -117,6 +123,8 @@ def verdict(c: Comparison, expect: str, other: str = "the arm", base: str = "the
     direction = "better" if c.better else "worse"
     if expect == "neutral":
         return f"{other} is significantly {direction} {LEVEL}" if c.significant else f"no significant difference {LEVEL}"
+    if expect == "match" and c.equivalent:
+        return f"reproduced: equivalent within ±{c.margin:g} (TOST p = {c.tost_p:.2g})"
     if c.significant:
         claimed = expect == "match" or (expect == "better") == c.better
         held = {"match": "better" if c.better else None, "better": "better", "worse": "worse"}[expect]
@@ -124,8 +132,9 @@ def verdict(c: Comparison, expect: str, other: str = "the arm", base: str = "the
             return f"reproduced: {other} significantly {held} {LEVEL}"
         return f"**not reproduced**: {other} significantly {direction} {LEVEL}"
     if expect == "match":
-        return (f"reproduced: no significant difference {LEVEL}" if c.within_noise
-                else "inconclusive: a large gap that these seeds cannot resolve")
+        margin = f"±{c.margin:g}" if c.margin is not None else "a margin (none set for this metric)"
+        return (f"inconclusive: no significant difference {LEVEL}, but equivalence within {margin} is not shown"
+                + (f" (TOST p = {c.tost_p:.2g})" if math.isfinite(c.tost_p) else ""))
     wanted = c.better if expect == "better" else (not c.better and c.diff != 0)
     if wanted:
         return f"inconclusive: {expect} but not significant {LEVEL}"

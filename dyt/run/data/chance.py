@@ -2,8 +2,14 @@
 
 Text: the cross-entropy of the validation targets under the training tokens' unigram frequencies (a model
 that predicts every next token from their frequency alone: the GPT DyT arms that "train" to exactly this
-loss learned nothing else). Images: the accuracy of always answering the most common validation class. A
-run whose final metric is within ``COLLAPSE`` of this level is marked ``collapsed`` in its summary.
+loss learned nothing else), and the accuracy of always answering the most frequent training token (``acc1``).
+Images: the accuracy of always answering the most common validation class.
+
+A run is ``collapsed`` (its summary says so; the reports recompute it with the rule below) when its final
+metric is within ``COLLAPSE`` of the level, and, for language models, also when its loss is above the level
+(worse than the unigram model) or its next-token accuracy is that of the unigram argmax (within
+``ACC_COLLAPSE`` points): a model that always answers the most frequent character has learned its frequency
+and nothing else, whatever its loss.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import math
 import torch
 
 COLLAPSE = {"val/loss": 0.01, "val/acc1": 1.0}  # nats of loss, points of accuracy
+ACC_COLLAPSE = 0.05  # points: a language model's accuracy this close to the unigram argmax's is that answer
 
 
 def chance_level(data, val_limit: int | None) -> dict | None:
@@ -31,7 +38,8 @@ def chance_level(data, val_limit: int | None) -> dict | None:
     vocab = max(int(train.max()), int(targets.max())) + 1
     freq = torch.bincount(train.long(), minlength=vocab).double() + 1e-3  # unseen tokens: tiny, not zero
     log_p = (freq / freq.sum()).log()
-    return {"metric": "val/loss", "value": float(-log_p[targets].mean())}
+    argmax_acc = 100.0 * (targets == int(freq.argmax())).double().mean()
+    return {"metric": "val/loss", "value": float(-log_p[targets].mean()), "acc1": float(argmax_acc)}
 
 
 def collapsed(final: dict, chance: dict | None) -> bool | None:
@@ -39,4 +47,11 @@ def collapsed(final: dict, chance: dict | None) -> bool | None:
     if not chance or f"final/{chance['metric']}" not in final:
         return None
     value = final[f"final/{chance['metric']}"]
-    return bool(math.isfinite(value) and abs(value - chance["value"]) <= COLLAPSE[chance["metric"]])
+    if not math.isfinite(value):
+        return None
+    at_level = abs(value - chance["value"]) <= COLLAPSE[chance["metric"]]
+    if chance["metric"] != "val/loss":
+        return bool(at_level)
+    acc, argmax = final.get("final/val/acc1"), chance.get("acc1")
+    at_argmax = acc is not None and argmax is not None and abs(acc - argmax) <= ACC_COLLAPSE
+    return bool(at_level or value > chance["value"] or at_argmax)
