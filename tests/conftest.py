@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dyt.run.build import build_model
+from dyt.run.builders import build_model
 from dyt.run.rundir import RunDir
 from dyt.run.schema import compose  # noqa: F401 - tests import it from here
 from dyt.run.spec import build_spec

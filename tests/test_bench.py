@@ -87,7 +87,7 @@ def test_a_compiled_model_drives_the_training_step():
     import torch
 
     from dyt.bench.models import make_step
-    from dyt.run.build import build_model
+    from dyt.run.builders import build_model
     from dyt.run.spec import build_spec
     from tests.conftest import compose
 

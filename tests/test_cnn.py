@@ -15,7 +15,7 @@ from dyt.run.job import run
 from dyt.run.spec import build_spec
 from dyt.run.trainer.diagnostics import dyt_alphas
 from dyt.run.trainer.step import clip_gradients
-from dyt.run.build import Built, build_model
+from dyt.run.builders import Built, build_model
 from tests.conftest import REPO, compose
 
 # every way the CPU defaults are run (conf/experiment/*, the NF-ResNet arm of `resnet` among them)

@@ -56,7 +56,7 @@ def training_matmuls(model: nn.Module, x: torch.Tensor) -> tuple[list[tuple[int,
 def step_flops(experiment: str, norm: str, vocab: int = 65) -> tuple[int, list[tuple[int, int, int]]]:
     """FLOPs of one training step of ``experiment``'s CPU default with ``norm``, and its matmul shapes."""
     from dyt.bench.models import synthetic_batch
-    from dyt.run.build import build_model
+    from dyt.run.builders import build_model
     from dyt.run.schema import compose
     from dyt.run.spec import build_spec
 

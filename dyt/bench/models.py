@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from dyt.bench.timing import Clock, measure
-from dyt.run.build import build_model
+from dyt.run.builders import build_model
 from dyt.run.log import MemoryLogger
 from dyt.run.optim import build_optimizer, build_scheduler, peak_lr
 from dyt.run.rundir import RunDir

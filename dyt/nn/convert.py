@@ -91,7 +91,7 @@ def convert_norms(model: nn.Module, to: str = "dyt", alpha_init: float = 0.5, st
     raises ``UnsupportedNormError`` before anything is changed.
 
     ``layers`` (``{norm type: factory(num_features)}``) replaces exactly those types with what the
-    factories build instead (e.g. the norm registry's layer for each layout, ``dyt.run.build.cnn``).
+    factories build instead (e.g. the norm registry's layer for each layout, ``dyt.run.builders.cnn``).
     """
     if to != "dyt":
         raise ValueError(f"convert_norms: unknown target {to!r} (supported: 'dyt')")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from dyt.run.build import build_model
+from dyt.run.builders import build_model
 from dyt.run.calibrate import calibrate_run
 from dyt.run.data import build_data
 from dyt.run.data.chance import chance_level

@@ -21,7 +21,7 @@ from dyt.run.identity import run_suffix
 
 @dataclass
 class ModelConfig:
-    family: str = MISSING  # dispatch key for dyt.run.build.build_model: vit | gpt | resnet | vgg | convnext | nfnet
+    family: str = MISSING  # dispatch key for dyt.run.builders.build_model: vit | gpt | resnet | vgg | convnext | nfnet
     arch: str = MISSING  # timm architecture name (vit_base_patch16_224), or the GPT style (gpt2 | llama)
     drop_path_rate: float = 0.0
     default_alpha_init: Any = 0.5  # what norm=dyt uses unless norm.alpha_init is given: 0.5 (vision), auto (LLMs)

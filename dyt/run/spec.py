@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from dyt.nn.gpt import GPTConfig
 from dyt.nn.width_rule import paper_alpha_init
 from dyt.run.alpha import AUTO, VALUE, AlphaInit, parse_alpha_init
-from dyt.run.build import FAMILIES
+from dyt.run.builders import FAMILIES
 from dyt.run.errors import ConfigError
 from dyt.run.norms import BASELINES, NORMS
 

@@ -171,7 +171,7 @@ def run_config(run_dir: Path):
 
 def load_trained(run_dir: Path, checkpoint: str = CHECKPOINT):
     """``(cfg, model, data)`` of a run dir: the model rebuilt from its config, with the checkpoint's weights."""
-    from dyt.run.build import build_model
+    from dyt.run.builders import build_model
     from dyt.run.checkpoint import load_checkpoint
     from dyt.run.data import build_data
     from dyt.run.spec import build_spec

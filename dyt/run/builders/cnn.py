@@ -34,7 +34,7 @@ from torch import nn
 from dyt.nn.convert import convert_norms, count_norms
 from dyt.nn.layers import DyT
 from dyt.nn.plainnet import PlainNet
-from dyt.run.build import Built
+from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
 from dyt.run.norms import norm_layer
 

@@ -33,17 +33,17 @@ def build_model(spec: "RunSpec", num_classes: int | None = None) -> Built:
     family = spec.model.family
     num_classes = num_classes or spec.data.num_classes
     if family == "vit":
-        from dyt.run.build.vit import build_vit
+        from dyt.run.builders.vit import build_vit
 
         return build_vit(spec, num_classes)
     if family == "gpt":
-        from dyt.run.build.gpt import build_gpt
+        from dyt.run.builders.gpt import build_gpt
 
         if not num_classes:
             raise ConfigError("a GPT needs the vocabulary size: build the data first (build_model(spec, data.num_classes))")
         return build_gpt(spec, num_classes)
     if family in CNN_FAMILIES:
-        from dyt.run.build.cnn import build_cnn
+        from dyt.run.builders.cnn import build_cnn
 
         return build_cnn(spec, num_classes)
     raise ConfigError(f"unknown model family {family!r}: choose one of {', '.join(FAMILIES)}")

@@ -6,7 +6,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from dyt.nn.gpt import GPT, GPTConfig
-from dyt.run.build import Built
+from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import timm
 
 from dyt.nn.convert import count_norms
-from dyt.run.build import Built
+from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
 from dyt.run.norms import norm_layer
 
