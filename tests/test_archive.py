@@ -58,3 +58,37 @@ def test_a_restored_run_is_not_trained_again(smoke_cfg, tmp_path, capsys):
     assert again["step"] == first["step"] == 2 and again["final/val/loss"] == first["final/val/loss"]
     after = {p.name: p.read_bytes() for p in (moved / "run").iterdir() if p.name != ".lock"}
     assert after == before  # nothing trained, nothing rewritten
+
+
+def test_one_alpha_one_run_dir_and_old_spellings_still_report(tmp_path, capsys):
+    """``norm.alpha_init=1``, ``1.0`` and ``1e0`` are one run (``dyt-a1``); a run made when the tag kept the
+    spelling (``dyt-a1.0``) reads as ``dyt-a1``, is renamed by ``migrate`` and not trained again."""
+    import yaml
+
+    from dyt.reports.registry import Arm
+    from dyt.reports.runs import load_runs
+    from dyt.run.archive import migrate
+
+    dirs = {str(compose("experiment=vit", "norm=dyt", f"norm.alpha_init={v}").out_dir) for v in ("1", "1.0", "1e0")}
+    assert dirs == {"runs/vit/dyt-a1/seed0"}
+    assert compose("experiment=gpt", "norm=dyt", "norm.alpha_attn=1.0").arm == "dyt-aauto-attn1"
+    assert Arm("norm=dyt", "norm.alpha_init=1.0").label("vit") == "dyt-a1"
+    common = ("trainer=smoke", "logger=none", "trainer.threads=2", "data.val_limit=512", "model.kwargs.depth=1",
+              f"runs_root={tmp_path / 'runs'}", "norm=dyt", "norm.alpha_init=1.0")
+    run(compose(*common))
+    new = next((tmp_path / "runs" / "vit").glob("dyt-a1+*/seed0"))
+    old = new.parent.parent / new.parent.name.replace("dyt-a1+", "dyt-a1.0+") / "seed0"
+    old.parent.mkdir(parents=True)
+    new.rename(old)  # as an older version named it, config included
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    config["arm"], config["norm"]["tag"] = old.parent.name, "dyt-a1.0"
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    assert [r.arm for r in load_runs(tmp_path / "runs" / "vit")] == [new.parent.name]  # reports see today's name
+    records = tmp_path / "records"
+    save(tmp_path / "runs", records)
+    assert migrate(tmp_path / "runs") == 1 and new.exists() and not old.exists()
+    capsys.readouterr()
+    again = run(compose(*common[:-1], "norm.alpha_init=1e0"))
+    assert "already completed" in capsys.readouterr().out and again["status"] == "completed"
+    fresh = tmp_path / "fresh"
+    assert restore(records, fresh) == 1 and (fresh / new.relative_to(tmp_path / "runs") / "summary.json").exists()

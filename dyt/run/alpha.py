@@ -7,9 +7,11 @@ function that reads the string; everything downstream gets an ``AlphaInit``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from dyt.run.errors import ConfigError
+from dyt.run.identity import canonical
 
 VALUE, AUTO, CALIBRATE = "value", "auto", "calibrate"  # the kinds of alpha init
 DEFAULT_TARGET = 1.0  # calibrate = calibrate:1: alpha * x has unit std, LayerNorm's normalized scale
@@ -30,8 +32,11 @@ class AlphaInit:
 
     @property
     def tag(self) -> str:
-        """Run-dir label: ``a0.5`` (as written), ``aauto``, ``cal1`` (``calibrate:2`` and ``:2.0`` share ``cal2``)."""
-        return f"cal{self.value:g}" if self.calibrated else f"a{self.text}"
+        """Run-dir label, one per value however it is spelled: ``a0.5``, ``a1`` (``1``, ``1.0`` and ``1e0``),
+        ``aauto``, ``cal1`` (``calibrate:2`` and ``:2.0`` share ``cal2``)."""
+        if self.calibrated:
+            return f"cal{canonical(str(self.value))}"
+        return f"a{canonical(self.text)}" if self.kind == VALUE else f"a{self.text}"
 
 
 def parse_alpha_init(value, key: str = "norm.alpha_init") -> AlphaInit:
@@ -66,8 +71,22 @@ def alpha_tag(alpha_init, attn=None, mlp=None, final=None) -> str:
         parsed = parse_alpha_init(alpha_init)
     except ConfigError:  # malformed: the run's validation names the fix; the tag only has to be a string
         text = str(alpha_init)
-        return "cal" + text.partition(":")[2] if text.startswith(CALIBRATE) else f"a{text}"
+        return "cal" + text.partition(":")[2] if text.startswith(CALIBRATE) else f"a{canonical(text)}"
     if parsed.calibrated:
         return parsed.tag
     positions = {"attn": attn, "mlp": mlp, "final": final}
-    return parsed.tag + "".join(f"-{k}{float(v):g}" for k, v in positions.items() if v is not None)
+    return parsed.tag + "".join(f"-{k}{canonical(str(v))}" for k, v in positions.items() if v is not None)
+
+
+_TAG = re.compile(r"^(?P<head>.+?-a)(?P<alpha>[^+]+?)(?P<positions>(?:-(?:attn|mlp|final)[^-+]+)*)(?P<rest>\+.*)?$")
+
+
+def canonical_arm(arm: str) -> str:
+    """The label a run dir's arm has today: an alpha spelled ``1.0`` or ``1e0`` in an older run's tag reads as
+    ``1`` (``dyt-a1.0+lr-0.002`` -> ``dyt-a1+lr-0.002``), so its records report under today's name."""
+    m = _TAG.match(arm)
+    if m is None:
+        return arm
+    positions = re.sub(r"-(attn|mlp|final)([^-+]+)", lambda p: f"-{p.group(1)}{canonical(p.group(2))}",
+                       m.group("positions") or "")
+    return f"{m.group('head')}{canonical(m.group('alpha'))}{positions}{m.group('rest') or ''}"

@@ -4,6 +4,7 @@ results they produced, so that a study spanning several sessions or machines kee
 
     python -m dyt.run.archive save [experiment ...]      runs/ -> results/records/ (finished runs only)
     python -m dyt.run.archive restore [experiment ...]   results/records/ -> runs/ (only where runs/ has no run)
+    python -m dyt.run.archive migrate [experiment ...]   rename run dirs to today's arm spelling (dyt-a1.0 -> dyt-a1)
 
 ``restore`` puts the record back where the trainer looks: a restored completed run is skipped by
 ``python -m dyt.train`` (``already completed``) and read by every report, exactly as if it had been trained
@@ -18,6 +19,7 @@ import gzip
 import shutil
 from pathlib import Path
 
+from dyt.run.alpha import canonical_arm
 from dyt.run.rundir import CALIBRATION, CONFIG, FAILED, METRICS, SAMPLE, SUMMARY, RunDir
 
 RECORDS = Path("results/records")
@@ -59,13 +61,37 @@ def save(runs_root: Path = Path("runs"), records: Path = RECORDS, experiments=()
     return written
 
 
+def canonical_path(run: Path, root: Path) -> Path:
+    """Where the run dir ``run`` (``root/<experiment>/<arm>/seed<k>``) lives under today's arm spelling."""
+    parts = run.relative_to(root).parts
+    if len(parts) < 3:  # not <experiment>/<arm>/<seed>: a run dir of its own making (out_dir=...)
+        return run
+    return root.joinpath(parts[0], canonical_arm(parts[1]), *parts[2:])
+
+
+def migrate(runs_root: Path = Path("runs"), experiments=()) -> int:
+    """Rename every run dir whose arm is spelled the old way (``dyt-a1.0``) to today's (``dyt-a1``), where that
+    name is free: the trainer then resumes it and the reports find it; returns how many were moved."""
+    moved = 0
+    for folder in _experiments(runs_root, experiments):
+        for config in sorted(folder.rglob(CONFIG)):
+            run = config.parent
+            dest = canonical_path(run, runs_root)
+            if dest != run and not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                run.rename(dest)
+                moved += 1
+    return moved
+
+
 def restore(records: Path = RECORDS, runs_root: Path = Path("runs"), experiments=()) -> int:
-    """Put back every archived run whose run dir under ``runs_root`` holds no config; returns how many."""
+    """Put back every archived run whose run dir under ``runs_root`` holds no config (under today's arm spelling:
+    a record made as ``dyt-a1.0`` comes back as ``dyt-a1``); returns how many."""
     restored = 0
     for folder in _experiments(records, experiments):
         for config in sorted(folder.rglob(CONFIG)):
             src = config.parent
-            dest = runs_root / src.relative_to(records)
+            dest = canonical_path(runs_root / src.relative_to(records), runs_root)
             if (dest / CONFIG).exists() or (dest / FAILED).exists():
                 continue
             dest.mkdir(parents=True, exist_ok=True)
@@ -81,7 +107,7 @@ def restore(records: Path = RECORDS, runs_root: Path = Path("runs"), experiments
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dyt.run.archive", description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=("save", "restore"))
+    parser.add_argument("what", choices=("save", "restore", "migrate"))
     parser.add_argument("experiments", nargs="*", help="experiment folders (runs/<name>); default: all")
     parser.add_argument("--runs", type=Path, default=Path("runs"), help="the run tree (default runs/)")
     parser.add_argument("--records", type=Path, default=RECORDS, help=f"the archive (default {RECORDS}/)")
@@ -89,9 +115,12 @@ def main(argv=None) -> None:
     if args.what == "save":
         n = save(args.runs, args.records, args.experiments)
         print(f"{n} run record(s) written to {args.records}/")
-    else:
+    elif args.what == "restore":
         n = restore(args.records, args.runs, args.experiments)
         print(f"{n} run record(s) restored into {args.runs}/")
+    else:
+        n = migrate(args.runs, args.experiments)
+        print(f"{n} run dir(s) renamed to today's arm spelling under {args.runs}/")
 
 
 if __name__ == "__main__":

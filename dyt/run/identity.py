@@ -28,6 +28,7 @@ NORM_GROUP = "norm"  # the group choice (norm=dyt): the tag says it
 BUDGET = ("trainer.max_steps", "trainer.epochs")
 ALPHA_KEYS = ("norm.alpha_init", "norm.alpha_attn", "norm.alpha_mlp", "norm.alpha_final", "norm.alpha_per_channel",
               "model.default_alpha_init")  # what a norm without alpha ignores
+DERIVED = ("norm.tag",)  # spelled from other keys (an older run may spell its alpha 1.0 where today's says 1)
 MAX_SUFFIX = 64
 
 
@@ -105,7 +106,7 @@ def config_diff(old: dict, new: dict, *, extend: bool = False, alpha_free: bool 
     schema gained it since the old run) counts as differing when its value is not its default (``defaults``,
     flattened); one only the old config has (the schema dropped it) does not."""
     a, b = flatten(old), flatten(new)
-    ignore = BOOKKEEPING + (BUDGET if extend else ()) + (ALPHA_KEYS if alpha_free else ())
+    ignore = BOOKKEEPING + DERIVED + (BUDGET if extend else ()) + (ALPHA_KEYS if alpha_free else ())
     differ = {k for k in a.keys() & b.keys() if a[k] != b[k]}
     differ |= {k for k in b.keys() - a.keys() if defaults is not None and k in defaults and b[k] != defaults[k]}
     return sorted(k for k in differ if not _matches(k, ignore))

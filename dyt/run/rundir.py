@@ -26,6 +26,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from dyt.run.alpha import canonical_arm
+
 from dyt.run.errors import ConfigError
 from dyt.run.identity import config_diff
 
@@ -98,9 +100,10 @@ class RunDir:
         return path.read_text() if path.exists() else None
 
     def arm(self, config: dict | None = None) -> str:
-        """The run's label: recorded as ``arm`` (or ``resolved.arm``); runs made before arms had suffixes: the norm tag."""
+        """The run's label: recorded as ``arm`` (or ``resolved.arm``); runs made before arms had suffixes: the norm tag;
+        in today's spelling of its alpha (``dyt.run.alpha.canonical_arm``: an old ``dyt-a1.0`` reads ``dyt-a1``)."""
         config = config if config is not None else (self.config() or (self.failure() or {}).get("config") or {})
-        return str(config.get("arm") or (config.get("resolved") or {}).get("arm") or config["norm"]["tag"])
+        return canonical_arm(str(config.get("arm") or (config.get("resolved") or {}).get("arm") or config["norm"]["tag"]))
 
     @classmethod
     def find(cls, root) -> list["RunDir"]:
