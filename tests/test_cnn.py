@@ -175,9 +175,8 @@ def test_agc_clips_each_unit_relative_to_its_weight_norm():
     assert clip_gradients(layer, tcfg) is None
     ratio = layer.weight.grad.norm(dim=1) / layer.weight.detach().norm(dim=1).clamp_min(1e-3)
     torch.testing.assert_close(ratio, torch.full((3,), 0.01))
-    tcfg.clip_mode = "nope"
-    with pytest.raises(ValueError, match="clip_mode"):
-        clip_gradients(layer, tcfg)
+    with pytest.raises(ConfigError, match="unknown trainer.clip_mode 'nope': use norm or agc"):  # checked once, in the spec
+        build_spec(compose("trainer=resnet_cpu_agc", "trainer.clip_mode=nope"))
 
 
 def test_per_channel_alpha_is_logged_as_its_mean():

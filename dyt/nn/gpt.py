@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dyt.nn.variants import DYT_FAMILY
+from dyt.nn.norms import create_norm, has_alpha
 
 
 @dataclass
@@ -35,7 +35,7 @@ class GPTConfig:
     n_embd: int = 128
     dropout: float = 0.0
     style: str = "gpt2"  # gpt2 | llama
-    norm: str = "ln"  # ln | rmsnorm | dyt or a DyT variant (dyt/nn/variants.py: derf, dyisru, hardtanh, ...)
+    norm: str = "ln"  # a name of dyt.nn.norms: ln | rmsnorm | dyt or a DyT variant (derf, dyisru, hardtanh, ...)
     alpha_attn: float = 0.5
     alpha_mlp: float = 0.5
     alpha_final: float = 0.5
@@ -55,13 +55,9 @@ class GPTConfig:
 
 
 def make_norm(cfg: GPTConfig, alpha_init: float) -> nn.Module:
-    if cfg.norm == "ln":
-        return nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
-    if cfg.norm == "rmsnorm":
-        return nn.RMSNorm(cfg.n_embd, eps=1e-6)
-    if cfg.norm in DYT_FAMILY:  # DyT and its variants: the channels-last class
-        return DYT_FAMILY[cfg.norm][0](cfg.n_embd, alpha_init=alpha_init, bias=cfg.bias, fused=cfg.fused)
-    raise ValueError(f"unknown GPT norm {cfg.norm!r}: choose ln, rmsnorm or one of {', '.join(DYT_FAMILY)}")
+    """The norm of one position: ``dyt.nn.norms.create_norm`` (LayerNorm, RMSNorm, DyT or a variant)."""
+    extra = {"fused": cfg.fused} if has_alpha(cfg.norm) else {}
+    return create_norm(cfg.norm, cfg.n_embd, bias=cfg.bias, alpha_init=alpha_init, **extra)
 
 
 def rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

@@ -49,6 +49,7 @@ class DyT(nn.Module):
     """DyT over the last dimension: input ``(..., C)`` (a LayerNorm stand-in)."""
 
     layout = "channels_last"
+    learns_alpha = True  # alpha is a parameter (the ``*_noalpha`` variants hold it fixed, as a buffer)
 
     def __init__(
         self,

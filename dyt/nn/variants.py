@@ -92,6 +92,8 @@ class Derf(DyT):
 class FixedAlpha:
     """Mixin (list it first): alpha stays at ``alpha_init``, held as a buffer instead of a parameter."""
 
+    learns_alpha = False
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         alpha = self.alpha.detach().clone()

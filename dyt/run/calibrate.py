@@ -28,7 +28,7 @@ from dyt.nn.layers import DyT, dyt_layers
 
 if TYPE_CHECKING:
     from dyt.run.rundir import RunDir
-    from dyt.run.spec import NormSpec
+    from dyt.run.norms import NormSpec
 
 MIN_STD = 1e-6  # a layer whose input is (nearly) constant keeps its alpha
 

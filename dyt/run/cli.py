@@ -24,7 +24,7 @@ from dyt.run.schema import CONF_DIR
 def record_failure(cfg: DictConfig, err: BaseException) -> dict:
     """A multirun job that raised: ``failed.json`` in its run dir (unless that dir holds another config's run),
     nothing else touched, so the sweep goes on and its report marks the job. Returns the record."""
-    from dyt.run.norms import BASELINES
+    from dyt.nn.norms import BASELINES
 
     message = str(err) if isinstance(err, USER_ERRORS) else f"{type(err).__name__}: {err}"
     record = {"status": "failed", "error": message, "traceback": traceback.format_exc()}

@@ -13,9 +13,13 @@ peak lr times this: Adam moves a scalar by about lr per step, so at lr 1e-3 alph
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from dyt.run.spec import OptimSpec
 
 
 def _group(named: list, weight_decay: float, **extra) -> dict:
@@ -29,12 +33,14 @@ def alpha_names(model: nn.Module) -> set[str]:
     return {f"{name}.alpha" for name, m in dyt_layers(model) if isinstance(m.alpha, nn.Parameter)}
 
 
-def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False, alpha_lr_mult: float = 1.0,
+def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False, alpha_lr_mult: float | None = None,
                  decay_alpha: bool | None = None) -> list[dict]:
-    """Decayed weights, and the rest (1-D params unless ``decay_1d``, and ``no_weight_decay()``); with
-    ``alpha_lr_mult != 1`` or ``decay_alpha`` set, a third group of DyT's alphas (``lr_mult``: its lr factor)."""
+    """Decayed weights, and the rest (1-D params unless ``decay_1d``, and ``no_weight_decay()``); with an
+    ``alpha_lr_mult`` other than 1 or ``decay_alpha`` set, a third group of DyT's alphas (``lr_mult``: its lr
+    factor); ``None``: alpha trains with the rest."""
     skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") and not decay_1d else set()
-    alphas = alpha_names(model) if alpha_lr_mult != 1.0 or decay_alpha is not None else set()
+    own_lr = alpha_lr_mult is not None and alpha_lr_mult != 1
+    alphas = alpha_names(model) if own_lr or decay_alpha is not None else set()
     decay, no_decay, alpha = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -46,31 +52,29 @@ def param_groups(model: nn.Module, weight_decay: float, decay_1d: bool = False, 
     groups = [_group(decay, weight_decay), _group(no_decay, 0.0)]
     if alpha:
         decayed = decay_1d if decay_alpha is None else decay_alpha
-        groups.append(_group(alpha, weight_decay if decayed else 0.0, lr_mult=alpha_lr_mult))
+        groups.append(_group(alpha, weight_decay if decayed else 0.0, lr_mult=alpha_lr_mult if own_lr else 1))
     return groups
 
 
-def peak_lr(optim_cfg, global_batch_size: int) -> float:
+def peak_lr(optim: "OptimSpec", global_batch_size: int) -> float:
     """``optim.lr``, scaled linearly by ``global_batch / batch_size_ref`` when a reference batch is set."""
-    if optim_cfg.batch_size_ref:
-        return optim_cfg.lr * global_batch_size / optim_cfg.batch_size_ref
-    return optim_cfg.lr
+    if optim.batch_size_ref:
+        return optim.lr * global_batch_size / optim.batch_size_ref
+    return optim.lr
 
 
-def build_optimizer(model: nn.Module, optim_cfg, lr: float) -> torch.optim.Optimizer:
-    if optim_cfg.name != "adamw":
-        raise ValueError(f"unknown optim.name {optim_cfg.name!r}: choose adamw")
-    groups = param_groups(model, optim_cfg.weight_decay, optim_cfg.decay_1d, optim_cfg.get("alpha_lr_mult", 1.0),
-                          optim_cfg.get("decay_alpha"))
+def build_optimizer(model: nn.Module, optim: "OptimSpec", lr: float) -> torch.optim.Optimizer:
+    """AdamW over ``param_groups`` (``optim.name`` is validated by the run spec: adamw is the one optimizer)."""
+    groups = param_groups(model, optim.weight_decay, optim.decay_1d, optim.alpha_lr_mult, optim.decay_alpha)
     for group in groups:
-        group["lr"] = lr * group.pop("lr_mult", 1.0)
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(optim_cfg.betas), eps=optim_cfg.eps)
+        group["lr"] = lr * group.pop("lr_mult", 1)
+    return torch.optim.AdamW(groups, lr=lr, betas=tuple(optim.betas), eps=optim.eps)
 
 
-def warmup_steps(optim_cfg, max_steps: int) -> int:
-    if optim_cfg.warmup_steps is not None:
-        return int(optim_cfg.warmup_steps)
-    return int(round(optim_cfg.warmup_frac * max_steps))
+def warmup_steps(optim: "OptimSpec", max_steps: int) -> int:
+    if optim.warmup_steps is not None:
+        return int(optim.warmup_steps)
+    return int(round(optim.warmup_frac * max_steps))
 
 
 def lr_factor(step: int, warmup: int, max_steps: int, min_ratio: float = 0.0) -> float:
@@ -81,8 +85,8 @@ def lr_factor(step: int, warmup: int, max_steps: int, min_ratio: float = 0.0) ->
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, optim_cfg, max_steps: int):
-    warmup = warmup_steps(optim_cfg, max_steps)
+def build_scheduler(optimizer: torch.optim.Optimizer, optim: "OptimSpec", max_steps: int):
+    warmup = warmup_steps(optim, max_steps)
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, warmup, max_steps, optim_cfg.min_lr_ratio)
+        optimizer, lambda step: lr_factor(step, warmup, max_steps, optim.min_lr_ratio)
     )

@@ -30,7 +30,7 @@ class ModelConfig:
 
 @dataclass
 class NormConfig:
-    name: str = MISSING  # a key of dyt.run.norms.NORMS: ln | rmsnorm | bn | none | dyt | a DyT variant
+    name: str = MISSING  # a name of dyt.nn.norms.NORM_CLASSES: ln | rmsnorm | bn | none | dyt | a DyT variant
     alpha_init: Any = 0.5  # DyT's alpha at init: a number > 0, "auto" (GPT: the paper's width rule), or "calibrate[:<target>]"
     alpha_attn: Optional[float] = None  # GPT, per position; None = alpha_init
     alpha_mlp: Optional[float] = None

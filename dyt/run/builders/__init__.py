@@ -7,17 +7,10 @@ the way (``Built.resolved``: stems, resolved inits, norm counts), which the run 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 from torch import nn
 
 from dyt.run.errors import ConfigError
-
-if TYPE_CHECKING:
-    from dyt.run.spec import RunSpec
-
-CNN_FAMILIES = ("resnet", "vgg", "convnext", "nfnet")
-FAMILIES = ("vit", "gpt", *CNN_FAMILIES)
+from dyt.run.spec import CNN_FAMILIES, FAMILIES, RunSpec
 
 __all__ = ["Built", "build_model", "FAMILIES"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import timm
 from timm.layers import LayerNorm, LayerNorm2d
@@ -36,10 +36,8 @@ from dyt.nn.layers import DyT
 from dyt.nn.plainnet import PlainNet
 from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
-from dyt.run.norms import norm_layer
-
-if TYPE_CHECKING:
-    from dyt.run.spec import NormSpec, RunSpec
+from dyt.run.norms import NormSpec, norm_layer
+from dyt.run.spec import RunSpec
 
 SMALL_IMAGE = 64  # images up to this many pixels a side get the small-image (CIFAR-style) stem
 

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import TYPE_CHECKING
-
 from dyt.nn.gpt import GPT, GPTConfig
 from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
-
-if TYPE_CHECKING:
-    from dyt.run.spec import RunSpec
+from dyt.run.spec import RunSpec
 
 
 def build_gpt(spec: "RunSpec", vocab_size: int) -> Built:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import timm
 
 from dyt.nn.convert import count_norms
 from dyt.run.builders import Built
 from dyt.run.errors import ConfigError
 from dyt.run.norms import norm_layer
-
-if TYPE_CHECKING:
-    from dyt.run.spec import RunSpec
+from dyt.run.spec import RunSpec
 
 
 def build_vit(spec: "RunSpec", num_classes: int) -> Built:

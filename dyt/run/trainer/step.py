@@ -49,9 +49,7 @@ def clip_gradients(model: nn.Module, tcfg) -> torch.Tensor | None:
     """``trainer.clip_mode``: ``norm`` clips the global grad norm to ``clip_grad`` and returns the norm before
     clipping; ``agc`` (adaptive gradient clipping, Brock et al. 2021) clips each unit's gradient to
     ``clip_grad`` times its weight norm, except the classifier's (as NFNets and timm do). Nothing without
-    ``clip_grad``."""
-    if tcfg.clip_mode not in ("norm", "agc"):
-        raise ValueError(f"unknown trainer.clip_mode {tcfg.clip_mode!r}: use norm or agc")
+    ``clip_grad``. (``clip_mode`` is validated by the run spec.)"""
     if not tcfg.clip_grad:
         return None
     if tcfg.clip_mode == "agc":
