@@ -24,7 +24,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from dyt.run.trainer.diagnostics import PER_LAYER
+from dyt.run.metric_keys import PER_LAYER
 
 with warnings.catch_warnings():  # the library still uses pydantic-1 style validators
     warnings.simplefilter("ignore")

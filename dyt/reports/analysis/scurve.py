@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from torch import nn
 
-from dyt.run.rundir import CHECKPOINT
+from dyt.run.trained import load_trained
 
 LINEAR_BELOW = 1.0  # |a x| < 1: the linear middle
 SQUASHED_ABOVE = 2.0  # |a x| > 2: the squashed tails
@@ -149,41 +148,6 @@ def fit_tanh(x: np.ndarray, y: np.ndarray, grid: int = 121) -> TanhFit:
                    frac_linear=float(np.mean(u < LINEAR_BELOW)),
                    frac_transition=float(np.mean((u >= LINEAR_BELOW) & (u <= SQUASHED_ABOVE))),
                    frac_squashed=float(np.mean(u > SQUASHED_ABOVE)))
-
-
-# ---------------------------------------------------------------- a trained run
-
-def run_config(run_dir: Path):
-    """A run dir's ``config.yaml`` on today's schema (keys added since the run get their defaults)."""
-    from dyt.run.rundir import RunDir
-    from dyt.run.schema import Config
-
-    saved = RunDir(run_dir).config()
-    if saved is None:
-        raise FileNotFoundError(f"no config.yaml in {run_dir}: not a run dir")
-    saved["arm"] = RunDir(run_dir).arm(saved)  # runs made before arms were recorded: the norm tag
-    saved.pop("resolved", None)
-    try:
-        return OmegaConf.merge(OmegaConf.structured(Config), saved)
-    except Exception:  # noqa: BLE001 - a key the schema has since dropped: use the file as it is
-        return OmegaConf.create(saved)
-
-
-def load_trained(run_dir: Path, checkpoint: str = CHECKPOINT):
-    """``(cfg, model, data)`` of a run dir: the model rebuilt from its config, with the checkpoint's weights."""
-    from dyt.run.builders import build_model
-    from dyt.run.checkpoint import load_checkpoint
-    from dyt.run.data import build_data
-    from dyt.run.spec import build_spec
-
-    cfg = run_config(run_dir)
-    data = build_data(cfg)
-    model = build_model(build_spec(cfg), data.num_classes).model
-    state = load_checkpoint(Path(run_dir) / checkpoint)  # validated, falls back to prev.pt if unreadable
-    if state is None:
-        raise FileNotFoundError(f"no checkpoint {checkpoint} in {run_dir}: train the run first")
-    model.load_state_dict(state["model"])
-    return cfg, model.eval(), data
 
 
 def validation_batch(data, limit: int) -> torch.Tensor:

@@ -9,8 +9,8 @@ same threshold, tanh's measure, whatever their own squashing). Per residual bloc
 forward of a logging step, so other steps pay nothing. Not with ``trainer.compile`` (hooks added and removed
 would make torch.compile recompile).
 
-``LOGGED`` and ``PER_LAYER`` are every key a run's ``metrics.jsonl`` (and W&B history) can hold; the W&B views
-(``dyt.reports.wandb_views``) reference exactly these.
+``LOGGED`` and ``PER_LAYER`` (``dyt.run.metric_keys``) are every key a run's ``metrics.jsonl`` (and W&B history)
+can hold; the W&B views (``dyt.reports.wandb_views``) reference exactly these.
 """
 
 from __future__ import annotations
@@ -21,12 +21,9 @@ import torch
 from torch import nn
 
 from dyt.nn.layers import DyT, dyt_layers
+from dyt.run.metric_keys import LOGGED, PER_LAYER  # noqa: F401 - the keys this module logs, re-exported
 
 SATURATION = 2.0  # |alpha * x| beyond this counts as saturated
-LOGGED = ("train/loss", "lr", "throughput", "epoch", "grad_norm", "val/loss", "val/acc1", "val_ema/loss",
-          "val_ema/acc1", "train_eval/loss", "train_eval/acc1")  # the scalars of a row (grad_norm with norm clipping,
-# val_ema/* with EMA, train_eval/* in the last row: the training samples' loss in eval mode, for the train-val gap)
-PER_LAYER = ("alpha/", "input_std/", "sat/", "resid_std/")  # prefixes, followed by a module path
 BLOCK = re.compile(r"(^|\.)blocks\.\d+$|^layer\d+\.\d+$")
 
 
