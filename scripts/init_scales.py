@@ -15,7 +15,7 @@ import sys
 import torch
 
 from dyt.nn.convert import is_norm_like
-from dyt.run.build import build_model
+from dyt.run.builders import build_model
 from dyt.run.data import build_data
 from dyt.run.schema import compose
 from dyt.run.spec import build_spec

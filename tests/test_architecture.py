@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO
 
 PACKAGE = REPO / "dyt"
-TIERS = {"dyt.nn": 0, "dyt.run": 1, "dyt.reports": 2, "dyt.bench": 2}  # a tier imports only from its own tier and those below
+TIERS = {"dyt.nn": 0, "dyt.run": 1, "dyt.reports": 2, "dyt.bench": 2, "dyt.diagnose": 2}  # a tier imports only from its own tier and those below
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 300, 60
 
 
@@ -28,15 +28,12 @@ def modules() -> dict[str, Path]:
 
 
 def imports(path: Path, name: str, known: set[str]) -> set[str]:
-    """The dyt modules ``path`` imports anywhere (module level or inside functions)."""
+    """The dyt modules ``path`` imports anywhere (module level, inside functions, and for type hints only under
+    ``TYPE_CHECKING``: a pair of modules that need each other's names is a cycle of ideas either way)."""
     found = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     tree = ast.parse(path.read_text())
-    type_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
-                 for n in ast.walk(block)}  # imports for annotations only: not run
     for node in ast.walk(tree):
-        if id(node) in type_only:
-            continue
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -148,3 +145,14 @@ def test_the_config_layer_resolvers_need_no_torch(module):
     code = f"import sys, {module}; bad = [m for m in ('torch', 'dyt.nn') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_reports_only_read_what_runs_leave_behind():
+    """dyt.reports imports no trainer, builder, optimizer, data pipeline or tool that trains (dyt.bench,
+    dyt.diagnose): a model comes back only through ``dyt.run.load_trained``."""
+    training = ("dyt.run.trainer", "dyt.run.builders", "dyt.run.optim", "dyt.run.data", "dyt.run.job",
+                "dyt.run.calibrate", "dyt.run.spec", "dyt.bench", "dyt.diagnose")
+    allowed = ("dyt.run.data.chance",)  # the chance-level rule, pure arithmetic on summaries
+    bad = [f"{m} -> {d}" for m, deps in graph().items() if m.startswith("dyt.reports") for d in deps
+           if d.startswith(training) and not d.startswith(allowed)]
+    assert not bad, bad
