@@ -128,6 +128,10 @@ distclean: clean ## also remove .venv and data/ (runs/ and results/ stay)
 bench: install data data-text ## time DyT vs LayerNorm/RMSNorm/copy: ops, ViT/GPT steps, trainer (~6 min on 2 idle CPU cores) into results/bench/<CPU capability>/
 	$(PY) -m dyt.bench
 
+.PHONY: bench-throughput
+bench-throughput: install data-text ## whole GPT runs side by side: threads, hooks, eval interval, compile; a step vs torch.mm (~13 min) -> results/bench/<CPU capability>/throughput.md
+	$(PY) -m dyt.bench.throughput
+
 .PHONY: analysis
 ABLATION_NORMS ?= ln,dyt,hardtanh,sigmoid,identity,dyt_noalpha,hardtanh_noalpha,sigmoid_noalpha,derf,dyisru
 ANALYSIS_ARGS  ?=# extra overrides for every training run, e.g. trainer.threads=1 on a busy machine
@@ -179,3 +183,8 @@ archive: install ## copy every finished run's small files (config, summary, metr
 	$(PY) -m dyt.run.archive save
 restore: install ## put the runs of results/records/ back under runs/ (where no run dir exists): trainers skip them, reports read them
 	$(PY) -m dyt.run.archive restore
+
+.PHONY: diagnose
+DIAGNOSE_ARGS ?=# e.g. --alpha calibrate, --steps 300, norm=dyt_cal, model.kwargs.depth=2
+diagnose: install data data-text ## will DyT work here? EXP's baseline vs DyT for 150 steps, a prediction and the alpha to use (make diagnose EXP=vit [DIAGNOSE_ARGS=...]) -> results/diagnose/
+	$(PY) -m dyt.diagnose --experiment $(EXP) $(DIAGNOSE_ARGS)

@@ -1,0 +1,5 @@
+import sys
+
+from dyt.diagnose.cli import main
+
+sys.exit(main())
