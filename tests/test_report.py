@@ -57,14 +57,17 @@ def test_report_writes_table_curves_and_verdict(runs, tmp_path):
 def test_diverged_runs_are_marked_not_averaged(runs, tmp_path):
     _fake_run(runs, "dyt-a4.0", 0, 10.0, status="diverged")
     text = (report("vit", runs, tmp_path / "r") / "README.md").read_text()
-    assert "| dyt-a4.0 | 1 (0) | nan ± nan | nan ± nan |" in text
-    assert "**dyt-a4.0: 1 diverged run(s)**" in text
+    assert "| dyt-a4 | 1 (0) | nan ± nan | nan ± nan |" in text  # an old spelling reads as today's arm (dyt-a4)
+    assert "**dyt-a4: 1 diverged run(s)**" in text
 
 
 def test_one_verdict_function_words_every_expectation():
     same, gain = compare([80, 81, 82], [80.5, 81.2, 81.8], "val/acc1"), compare([80.0, 80.1, 80.2], [85.0, 85.1, 85.2], "val/acc1")
     loss = compare([80.0, 80.1, 80.2], [75.0, 75.1, 75.2], "val/acc1")
-    assert verdict(same, "match") == "reproduced: no significant difference at the 5% level"
+    assert verdict(same, "match").startswith("inconclusive: no significant difference at the 5% level, but equivalence "
+                                             "within ±0.5 is not shown")  # n.s. is not a match
+    tight = compare([80.0, 80.1, 80.2], [80.05, 80.1, 80.15], "val/acc1")
+    assert verdict(tight, "match").startswith("reproduced: equivalent within ±0.5 (TOST p = ")
     assert verdict(gain, "match") == verdict(gain, "better") == "reproduced: the arm significantly better at the 5% level"
     assert verdict(loss, "match", "dyt") == verdict(loss, "better", "dyt") == \
         "**not reproduced**: dyt significantly worse at the 5% level"
@@ -78,7 +81,7 @@ def test_one_verdict_function_words_every_expectation():
     assert verdict(down, "better", "dyt") == "**not reproduced**: dyt not better"
     assert verdict(up, "worse", "dyt") == "**not reproduced**: dyt not worse"
     wide = compare([80.0, 80.2], [60.0, 70.0], "val/acc1")  # not significant (1 df), but a gap of 4 pooled stds
-    assert verdict(wide, "match") == "inconclusive: a large gap that these seeds cannot resolve"
+    assert verdict(wide, "match").startswith("inconclusive: no significant difference at the 5% level, but equivalence")
     assert verdict(compare([80.0], [81.0], "val/acc1"), "match").startswith("inconclusive: fewer than 2")
     assert verdict(compare([80, 80], [80, 80], "val/acc1"), "match") == "inconclusive: no spread over seeds to test"
     assert verdict(compare([80, 81], [70, 71], "val/acc1", diverged=1), "match") == "**not reproduced**: 1 diverged run(s) of the arm"
@@ -106,7 +109,7 @@ def test_several_experiments_each_against_their_own_baseline_on_loss(tmp_path):
     assert verdicts[0].startswith("- `gpt`: dyt-aauto vs ln") and "significantly worse" in verdicts[0]
     assert verdicts[1].startswith("- `llama`: dyt-aauto vs rmsnorm") and "no significant difference" in verdicts[1]
     llama = next(ln for ln in text.splitlines() if ln.startswith("| LLaMA style LM: DyT matches RMSNorm |"))
-    assert "reproduced: no significant difference at the 5% level" in llama
+    assert "inconclusive: no significant difference at the 5% level, but equivalence within ±0.02 is not shown" in llama
     assert "lower is better" in text
 
 

@@ -12,7 +12,7 @@ the top rung. Three rungs make a crude line: the estimate is a direction, not a 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from dyt.reports.runs import Run, load_runs
 
 CROSSOVER_HORIZON = 10.0  # a crossover is reported up to this many times the top rung's budget
 BOOTSTRAP = 2000
+TRAIN_EVAL = "final/train_eval/loss"  # the training samples' loss in eval mode, at the end (the train-val gap)
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Cell:
     runs: int  # all runs (diverged and failed too)
     collapsed: int
     seconds: float = math.nan  # median training time of the completed runs (summary train_seconds; a paused run is an outlier)
+    fit_gaps: list[float] = field(default_factory=list)  # val loss - train-sample loss (eval mode) of runs that have it
 
 
 def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
@@ -59,7 +61,9 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
         out[(arm, budget)] = Cell(arm, budget, int(found[0].summary.get("max_steps") or 0),
                                   [float(r.summary[key]) for r in done], len(found),
                                   sum(r.collapsed for r in done),
-                                  float(np.median(secs)) if secs else math.nan)
+                                  float(np.median(secs)) if secs else math.nan,
+                                  [float(r.summary["final/val/loss"]) - float(r.summary[TRAIN_EVAL]) for r in done
+                                   if TRAIN_EVAL in r.summary and "final/val/loss" in r.summary])
     return out
 
 

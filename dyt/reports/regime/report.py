@@ -33,13 +33,14 @@ def _gap_text(ladder: Ladder, cell: Cell, base: Cell | None) -> str:
 def ladder_lines(ladder: Ladder, table: dict) -> list[str]:
     unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
     lines = [f"| arm | budget ({unit}) | steps | final `{ladder.metric}` (mean ± std) | gap to {ladder.baseline} "
-             "[95% CI] (worse > 0) |", "| --- | --- | --- | --- | --- |"]
+             "[95% CI] (worse > 0) | train–val gap (val loss − train loss, eval mode) |", "| --- | --- | --- | --- | --- | --- |"]
     for arm in ladder.arms:
         for b in ladder.rungs(arm):
             cell = table.get((arm, b))
             if cell is not None:
+                fit = (f"{np.mean(cell.fit_gaps):+.3g} (n = {len(cell.fit_gaps)})" if cell.fit_gaps else "—")
                 lines.append(f"| {arm} | {b:g} | {cell.steps} | {_cell_text(cell)} | "
-                             f"{_gap_text(ladder, cell, table.get((ladder.baseline, b)))} |")
+                             f"{_gap_text(ladder, cell, table.get((ladder.baseline, b)))} | {fit} |")
     lines += ["", "Where the gap closes (a line of the gap against log10(steps), weighted by each rung's interval):", ""]
     lines += [f"- {arm}: {crossover(ladder, arm, table)['text']}" for arm in ladder.arms if arm != ladder.baseline]
     return lines
@@ -152,14 +153,15 @@ def write_csv(ladder: Ladder, table: dict, path: Path) -> None:
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["model", "arm", "budget", "steps", "runs", "completed", "collapsed", "mean", "std", "gap", "gap_low",
-                    "gap_high"])
+                    "gap_high", "train_val_gap"])
         for (arm, budget), cell in sorted(table.items(), key=lambda kv: (kv[0][0], kv[0][1])):
             base = table.get((ladder.baseline, budget))
             g, lo, hi = gap(ladder, cell, base) if base is not None and cell.values and arm != ladder.baseline \
                 else (math.nan,) * 3
             mean, sd = mean_std(cell.values)
             w.writerow([ladder.model, arm, f"{budget:g}", cell.steps, cell.runs, len(cell.values), cell.collapsed,
-                        f"{mean:.6g}", f"{sd:.6g}", f"{g:.6g}", f"{lo:.6g}", f"{hi:.6g}"])
+                        f"{mean:.6g}", f"{sd:.6g}", f"{g:.6g}", f"{lo:.6g}", f"{hi:.6g}",
+                        f"{np.mean(cell.fit_gaps):.6g}" if cell.fit_gaps else "nan"])
 
 
 def report(models, runs_root: Path = Path("runs"), out: Path = Path("results/regime")) -> Path:
