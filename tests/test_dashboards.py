@@ -99,11 +99,12 @@ def test_leet_lists_the_linked_runs(tmp_path):
     from tests.conftest import run_cli
 
     out = tmp_path / "runs"
-    proc = run_cli("trainer=smoke", "norm=dyt", f"runs_root={out}", env={"WANDB_MODE": "offline"})
+    proc = run_cli("trainer=smoke", "norm=dyt", "model.kwargs.depth=1", "data.val_limit=512", f"runs_root={out}",
+                   env={"WANDB_MODE": "offline"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert dashboard.main(["vit", "--runs", str(out), "--no-open"]) == 0
     link = next((out / ".leet" / "vit").iterdir())
     wandb = os.path.join(os.path.dirname(sys.executable), "wandb")
     inspected = subprocess.run([wandb, "leet", "inspect", "--summary", str(link)], capture_output=True, text=True,
                                timeout=1800)
-    assert inspected.returncode == 0 and "dyt-a0.5+trainer-smoke" in inspected.stdout + inspected.stderr
+    assert inspected.returncode == 0 and "dyt-a0.5+val_limit-512+depth-1+trainer-smoke" in inspected.stdout + inspected.stderr

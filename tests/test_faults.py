@@ -66,7 +66,7 @@ def test_sigterm_checkpoints_at_the_step_and_the_rerun_gives_the_same_numbers(tm
     def args(out):
         return [sys.executable, "-m", "dyt.train", "experiment=vit", "trainer=smoke", "logger=none",
                 "trainer.max_steps=90", "trainer.log_every=3", "trainer.eval_every=45", "trainer.ckpt_every=50",
-                "data.val_limit=2000", f"out_dir={out}"]
+                "data.val_limit=2000", "model.kwargs.depth=1", "data.batch_size=64", f"out_dir={out}"]
 
     whole = tmp_path / "whole"
     assert subprocess.run(args(whole), cwd=REPO, capture_output=True, timeout=1800).returncode == 0

@@ -137,16 +137,19 @@ def test_a_diverged_run_is_never_overwritten_by_another_config(smoke_cfg, tmp_pa
 
 
 def test_multirun_over_lr_and_budget_gives_one_run_dir_per_job(tmp_path):
-    proc = run_cli("-m", "trainer=smoke", "logger=none", "optim.lr=1e6,1e-3", f"runs_root={tmp_path}", timeout=1800)
+    small = ("model.kwargs.depth=1", "data.val_limit=512")  # mechanics, not learning
+    proc = run_cli("-m", "trainer=smoke", "logger=none", "optim.lr=1e6,1e-3", *small, f"runs_root={tmp_path}",
+                   timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     status = {p.parent.name: json.loads((p / "summary.json").read_text())["status"]
               for p in sorted((tmp_path / "vit").glob("*/seed0"))}
-    assert status == {"ln+lr-0.001+trainer-smoke": "completed", "ln+lr-1e6+trainer-smoke": "diverged"}
-    proc = run_cli("-m", "trainer=smoke", "logger=none", "trainer.max_steps=20,40", "trainer.log_every=20",
+    assert status == {"ln+val_limit-512+depth-1+lr-0.001+trainer-smoke": "completed",
+                      "ln+val_limit-512+depth-1+lr-1e6+trainer-smoke": "diverged"}
+    proc = run_cli("-m", "trainer=smoke", "logger=none", "trainer.max_steps=20,40", "trainer.log_every=20", *small,
                    f"runs_root={tmp_path}", timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for steps in (20, 40):  # each its own full schedule: warmup then cosine to 0 at its own last step
-        out = tmp_path / "vit" / f"ln+trainer-smoke+max_steps-{steps}" / "seed0"
+        out = tmp_path / "vit" / f"ln+val_limit-512+depth-1+trainer-smoke+max_steps-{steps}" / "seed0"
         assert json.loads((out / "summary.json").read_text())["step"] == steps
         ckpt = torch.load(out / "last.pt", weights_only=False)
         assert ckpt["scheduler"]["last_epoch"] == steps and ckpt["optimizer"]["param_groups"][0]["lr"] == 0.0
@@ -198,8 +201,8 @@ def test_missing_data_is_one_line_and_nothing_lost(tmp_path):
 @pytest.mark.slow
 def test_cli_smoke_run_with_wandb_offline_history_equals_metrics(tmp_path):
     out = tmp_path / "run"
-    proc = run_cli("experiment=vit", "trainer=smoke", f"data.path={DATA}", f"out_dir={out}",
-                   env={"WANDB_MODE": "offline"})
+    proc = run_cli("experiment=vit", "trainer=smoke", f"data.path={DATA}", f"out_dir={out}", "model.kwargs.depth=1",
+                   "data.val_limit=512", env={"WANDB_MODE": "offline"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     offline = list((out / "wandb").glob("offline-run-*"))
     assert len(offline) == 1
@@ -209,7 +212,7 @@ def test_cli_smoke_run_with_wandb_offline_history_equals_metrics(tmp_path):
     history = [json.loads(r)["history"]["item"] for r in records if '"type":"history"' in r]
     run_record = next(json.loads(r)["run"] for r in records if '"type":"run"' in r)
     assert (run_record["run_group"], run_record["job_type"]) == ("vit", "ln")
-    assert run_record["display_name"] == "ln+trainer-smoke-s0"  # the arm (norm tag + naming overrides) and seed
+    assert run_record["display_name"] == "ln+val_limit-512+depth-1+trainer-smoke-s0"  # the arm (tag + overrides), seed
     rows = metrics(out)
     assert len(history) == len(rows) == 4
     for logged, row in zip(history, rows):
@@ -263,7 +266,7 @@ def test_sigkill_keeps_wandb_history_and_the_rerun_resumes(tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "dyt.train", "experiment=vit", "trainer=smoke", "trainer.max_steps=120",
             "trainer.log_every=1", "trainer.eval_every=60", "trainer.ckpt_every=20", "data.val_limit=2000",
-            f"out_dir={out}"]
+            "model.kwargs.depth=1", "data.batch_size=64", f"out_dir={out}"]  # a small model: mechanics, not learning
     env = {**os.environ, "WANDB_MODE": "offline"}
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 1800  # a hang guard, not a speed check

@@ -22,8 +22,8 @@ class SoftsignDyT(DyT):
 '''
 TOY_CLAIM = '''
 CLAIMS.append(Claim("Toy: softsign matches DyT", "ablation", "—", "python -m dyt.train -m norm=dyt,softsign",
-                    "vit", Arm("norm=dyt", "trainer=smoke", "model.kwargs.depth=1"),
-                    Arm("norm=softsign", "trainer=smoke", "model.kwargs.depth=1")))
+                    "vit", Arm("norm=dyt", "trainer=smoke", "model.kwargs.depth=1", "data.val_limit=512"),
+                    Arm("norm=softsign", "trainer=smoke", "model.kwargs.depth=1", "data.val_limit=512")))
 '''
 
 
@@ -58,7 +58,8 @@ def test_a_toy_variant_and_a_toy_claim_through_the_documented_files(tmp_path):
     registry = repo / "dyt" / "reports" / "registry.py"
     registry.write_text(registry.read_text() + TOY_CLAIM)
     env_python = [sys.executable]
-    common = ["experiment=vit", "trainer=smoke", "model.kwargs.depth=1", "logger=none", "trainer.threads=2"]
+    common = ["experiment=vit", "trainer=smoke", "model.kwargs.depth=1", "data.val_limit=512", "logger=none",
+              "trainer.threads=2"]
     for norm in ("dyt", "softsign"):
         proc = subprocess.run([*env_python, "-m", "dyt.train", *common, f"norm={norm}"], cwd=repo, capture_output=True,
                               text=True, timeout=1800)
@@ -74,4 +75,4 @@ def test_a_toy_variant_and_a_toy_claim_through_the_documented_files(tmp_path):
                            "--out", str(report), "--fresh"], cwd=repo, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = next(line for line in report.read_text().splitlines() if line.startswith("| Toy: softsign matches DyT"))
-    assert "softsign-a0.5+depth-1+trainer-smoke:" in row and "not run" not in row, row
+    assert "softsign-a0.5+val_limit-512+depth-1+trainer-smoke:" in row and "not run" not in row, row
