@@ -155,13 +155,13 @@ def test_gpt_builds_with_a_variant_and_the_width_rule_alphas(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_every_variant_trains_a_smoke_run(name, smoke_cfg, tmp_path):
-    summary = run(smoke_cfg(f"norm={name}"))
+    summary = run(smoke_cfg(f"norm={name}", "model.kwargs.depth=2", "data.batch_size=64"))  # 2 blocks: it trains
     assert summary["status"] in ("completed", "diverged")  # identity may blow up even here; never a crash
     rows = metrics(tmp_path / "run")
     last = rows[-1]
     alphas = {k for k in last if k.startswith("alpha/")}
     stds = {k for k in last if k.startswith("input_std/")}
-    assert len(alphas) == 2 * 6 + 1 and {k.replace("alpha/", "input_std/") for k in alphas} == stds
+    assert len(alphas) == 2 * 2 + 1 and {k.replace("alpha/", "input_std/") for k in alphas} == stds
     assert all(math.isfinite(last[k]) and last[k] > 0 for k in stds if summary["status"] == "completed")
     if name.endswith("_noalpha"):
         assert all(last[k] == 0.5 for k in alphas)
