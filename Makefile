@@ -46,7 +46,7 @@ data-text: install data/shakespeare/dataset_dict.json ## fetch Shakespeare's wor
 
 # the test files in TEST_WORKERS processes (pytest-xdist; README "Tests" has the measured times); TEST_WORKERS=0 runs one
 TEST_WORKERS ?= 2
-TEST_ARGS = -q -n $(TEST_WORKERS) --durations=15
+TEST_ARGS = -q -n $(TEST_WORKERS) --dist worksteal --durations=15
 test: install data data-text ## run the test suite (all of it, slow tests included)
 	WANDB_MODE=offline HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest $(TEST_ARGS)
 

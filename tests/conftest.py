@@ -8,12 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+# pytest-xdist runs the test files in PYTEST_XDIST_WORKER_COUNT processes (make test: 2): each trains on its
+# share of the cores, so two workers do not run four threads on 2 cores. Set before torch is imported, and
+# inherited by every `python -m dyt.train` subprocess a test starts.
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 
-from dyt.run.builders import build_model
-from dyt.run.rundir import RunDir
-from dyt.run.schema import compose  # noqa: F401 - tests import it from here
-from dyt.run.spec import build_spec
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from dyt.run.builders import build_model  # noqa: E402
+from dyt.run.rundir import RunDir  # noqa: E402
+from dyt.run.schema import compose  # noqa: E402,F401 - tests import it from here
+from dyt.run.spec import build_spec  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"
@@ -45,7 +55,7 @@ def smoke_cfg(tmp_path):
     """A composer of smoke-sized configs writing to ``tmp_path/run``."""
 
     def make(*overrides: str):
-        return compose("trainer=smoke", "logger=none", f"out_dir={tmp_path / 'run'}", "trainer.threads=2",
+        return compose("trainer=smoke", "logger=none", f"out_dir={tmp_path / 'run'}", f"trainer.threads={THREADS}",
                        "data.val_limit=4096", *overrides)
 
     return make

@@ -8,7 +8,7 @@ import json
 
 from dyt.run.archive import restore, save
 from dyt.run.job import run
-from tests.conftest import compose
+from tests.conftest import THREADS, compose
 from tests.test_regime import _regime_fixture
 
 
@@ -51,7 +51,7 @@ def test_a_restored_run_is_not_trained_again(smoke_cfg, tmp_path, capsys):
     moved = tmp_path / "elsewhere"
     assert restore(records, moved) == 1
     before = {p.name: p.read_bytes() for p in (moved / "run").iterdir()}
-    cfg = compose("trainer=smoke", "logger=none", f"out_dir={moved / 'run'}", "trainer.threads=2",
+    cfg = compose("trainer=smoke", "logger=none", f"out_dir={moved / 'run'}", f"trainer.threads={THREADS}",
                   "data.val_limit=4096", "experiment=gpt", "norm=ln", "trainer.max_steps=2")
     again = run(cfg)
     assert "already completed" in capsys.readouterr().out
@@ -73,7 +73,7 @@ def test_one_alpha_one_run_dir_and_old_spellings_still_report(tmp_path, capsys):
     assert dirs == {"runs/vit/dyt-a1/seed0"}
     assert compose("experiment=gpt", "norm=dyt", "norm.alpha_attn=1.0").arm == "dyt-aauto-attn1"
     assert Arm("norm=dyt", "norm.alpha_init=1.0").label("vit") == "dyt-a1"
-    common = ("trainer=smoke", "logger=none", "trainer.threads=2", "data.val_limit=512", "model.kwargs.depth=1",
+    common = ("trainer=smoke", "logger=none", f"trainer.threads={THREADS}", "data.val_limit=512", "model.kwargs.depth=1",
               f"runs_root={tmp_path / 'runs'}", "norm=dyt", "norm.alpha_init=1.0")
     run(compose(*common))
     new = next((tmp_path / "runs" / "vit").glob("dyt-a1+*/seed0"))

@@ -11,7 +11,7 @@ from dyt.nn.variants import DYT_FAMILY, VARIANTS, Derf, DyTNoAlpha
 from dyt.run.job import run
 from dyt.run.norms import NORMS
 from dyt.run.spec import build_spec
-from tests.conftest import REPO, build, compose, metrics, run_cli
+from tests.conftest import REPO, THREADS, build, compose, metrics, run_cli
 
 SQUASH = {  # the formula each norm name stands for, written out by hand
     "dyt": torch.tanh,
@@ -182,7 +182,7 @@ def test_identity_blows_up_where_tanh_does_not_and_the_trainer_catches_it(smoke_
     do not show it; at lr 0.1 identity's loss turns NaN within a few steps while tanh's stays finite.
     The trainer ends that run with status "diverged" and exit status 0 (a sweep goes on), not a crash."""
     steps = ("optim.lr=0.1", "trainer.max_steps=16", "trainer.log_every=1", "trainer.eval_every=0",
-             "trainer=smoke", "logger=none", "trainer.threads=2", "data.val_limit=2048")
+             "trainer=smoke", "logger=none", f"trainer.threads={THREADS}", "data.val_limit=2048")
     proc = run_cli("norm=identity", *steps, f"out_dir={tmp_path / 'identity'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "identity" / "summary.json").read_text())

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, THREADS
 
 SOFTSIGN = '''
 
@@ -59,7 +59,7 @@ def test_a_toy_variant_and_a_toy_claim_through_the_documented_files(tmp_path):
     registry.write_text(registry.read_text() + TOY_CLAIM)
     env_python = [sys.executable]
     common = ["experiment=vit", "trainer=smoke", "model.kwargs.depth=1", "data.val_limit=512", "logger=none",
-              "trainer.threads=2"]
+              f"trainer.threads={THREADS}"]
     for norm in ("dyt", "softsign"):
         proc = subprocess.run([*env_python, "-m", "dyt.train", *common, f"norm={norm}"], cwd=repo, capture_output=True,
                               text=True, timeout=1800)
