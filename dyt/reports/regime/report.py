@@ -100,7 +100,9 @@ def compute_lines(ladder: Ladder, table: dict) -> list[str]:
     left, unknown = 0.0, 0
     for b, n in sorted(planned(ladder).items()):
         cells_b = [c for (_, budget), c in table.items() if budget == b]
-        done = sum(len(c.values) for c in cells_b)
+        # the plan's runs only: older records with more seeds (or arms no longer planned) do not count as progress
+        done = sum(min(len(c.values), len(ladder.seeds(label, b))) for (label, budget), c in table.items()
+                   if budget == b and label in (*ladder.arms, *ladder.interventions) and b in ladder.rungs(label))
         secs = [c.seconds for c in cells_b if math.isfinite(c.seconds)]
         per = float(np.median(secs)) if secs else math.nan
         if math.isfinite(per):
