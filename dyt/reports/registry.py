@@ -146,6 +146,16 @@ LOSS = dict(metric="val/loss", higher_is_better=False)
 DYT, LN, CAL = Arm("norm=dyt"), Arm("norm=ln"), Arm("norm=dyt_cal")
 DERF_CAL = "python -m dyt.train -m experiment=gpt norm=derf,dyisru norm.alpha_init=calibrate seed=0,1,2"
 
+def _intervention_command(model: str, override: str) -> str:
+    """``make regime-<model>`` where the lean ladder (dyt/reports/regime/plan.py) trains this intervention, else the
+    multirun that does (the ladder dropped it: issue 22)."""
+    from dyt.reports.regime.plan import LADDERS
+
+    if any(override in arm.overrides for arm in LADDERS[model].interventions.values()):
+        return f"make regime-{model}"
+    return f"python -m dyt.train -m experiment={model} norm=dyt {override} seed=0,1,2"
+
+
 CLAIMS: list[Claim] = [
     Claim("ViT: DyT matches LN", "vit", f"{VIT_B}, {VIT_L} (ImageNet top-1)", "make reproduce-vit", "vit", LN, DYT,
           headline=True),
@@ -212,11 +222,13 @@ CLAIMS: list[Claim] = [
     *[Claim(f"{name}: DyT's gap to {base} shrinks with the budget (ours)", "regime", LADDER_PAPER, "make regime-" + model,
             model, evaluate="budget_trend", headline=model != "llama")
       for model, name, base in (("vit", "ViT", "LN"), ("gpt", "GPT-2 style LM", "LN"), ("llama", "LLaMA style LM", "RMSNorm"))],
-    *[Claim(f"{name}: a 100x learning rate for alpha improves DyT (ours)", "regime", ADAM_LIMIT, "make regime-" + model,
-            model, DYT, Arm("norm=dyt", "optim.alpha_lr_mult=100"), **metric, expect="better")
+    *[Claim(f"{name}: a 100x learning rate for alpha improves DyT (ours)", "regime", ADAM_LIMIT,
+            _intervention_command(model, "optim.alpha_lr_mult=100"), model, DYT, Arm("norm=dyt", "optim.alpha_lr_mult=100"),
+            **metric, expect="better")
       for model, name, metric in (("vit", "ViT", {}), ("gpt", "GPT-2 style LM", LOSS), ("llama", "LLaMA style LM", LOSS))],
     *[Claim(f"{name}: a longer warmup (30% of the steps) improves DyT (ours)", "regime",
-            "the paper's recipes warm up for thousands of steps (ours: 15–70)", "make regime-" + model, model, DYT,
+            "the paper's recipes warm up for thousands of steps (ours: 15–70)",
+            _intervention_command(model, "optim.warmup_frac=0.3"), model, DYT,
             Arm("norm=dyt", "optim.warmup_frac=0.3"), **metric, expect="better")
       for model, name, metric in (("vit", "ViT", {}), ("gpt", "GPT-2 style LM", LOSS), ("llama", "LLaMA style LM", LOSS))],
     Claim("LLaMA style LM: a GELU MLP instead of SwiGLU rescues DyT (ours)", "regime", SWIGLU_PAPER, "make regime-llama",
