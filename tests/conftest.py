@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-# pytest-xdist runs the test files in PYTEST_XDIST_WORKER_COUNT processes (make test: 2): each trains on its
-# share of the cores, so two workers do not run four threads on 2 cores. Set before torch is imported, and
-# inherited by every `python -m dyt.train` subprocess a test starts.
-WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-THREADS = max(1, (os.cpu_count() or 1) // WORKERS)
-os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
+# pytest-xdist runs the test files in PYTEST_XDIST_WORKER_COUNT processes (make test: 2): each worker trains on
+# its share of the cores, so two workers do not run four threads on 2 cores. Set before torch is imported, and
+# inherited by every `python -m dyt.train` subprocess a test starts. A worker always sets it (the controller
+# loads this file too and would otherwise hand the workers its own value); one process keeps a user's setting.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+elif not os.environ.get("OMP_NUM_THREADS", "").isdigit() or os.environ["OMP_NUM_THREADS"] == "0":
+    os.environ["OMP_NUM_THREADS"] = str(os.cpu_count() or 1)
+THREADS = int(os.environ["OMP_NUM_THREADS"])
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -23,7 +26,7 @@ from dyt.run.rundir import RunDir  # noqa: E402
 from dyt.run.schema import compose  # noqa: E402,F401 - tests import it from here
 from dyt.run.spec import build_spec  # noqa: E402
 
-torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+torch.set_num_threads(THREADS)
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "fashion_mnist"

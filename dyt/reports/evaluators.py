@@ -157,7 +157,10 @@ def budget_trend(ctx: Context):
 
     ladder = LADDERS[ctx.folder]
     table = cells(ladder, ctx.runs_root)
-    dyt = next(arm for arm in ladder.arms if arm.startswith("DyT"))
+    # the first DyT arm the plan trains with 2+ seeds at every rung (the GPT's paper-alpha arm has 1 seed a rung:
+    # a yes/no collapse, no interval), so the trend can resolve
+    dyts = [arm for arm in ladder.arms if arm.startswith("DyT")]
+    dyt = next((arm for arm in dyts if all(len(ladder.seeds(arm, b)) >= 2 for b in ladder.rungs(arm))), dyts[0])
     rungs = [b for b in sorted(ladder.budgets) if (dyt, b) in table and (ladder.baseline, b) in table]
     if not rungs:
         return None
