@@ -165,16 +165,16 @@ REGIME_MODELS = $(foreach m,$(1),$(m)$(if $(filter gpu,$(SCALE)),_gpu,))
 REGIME_RUN = runs="$$($(PY) -m dyt.reports.regime runs $(call REGIME_MODELS,$(1)))" || exit 1; \
 	$(PY) -m dyt.run.archive restore $(call REGIME_MODELS,$(1)) || exit 1; \
 	echo "$$runs" | $(PY) -m dyt.run.queue --jobs $(JOBS) --archive
-regime: install data data-text ## the regime study, every model: budget ladders, DyT internals (~6 h on 2 cores; resumable) -> results/regime/
+regime: install data data-text ## the regime study, every model: budget ladders, DyT internals (~10 h on 2 cores, measured per run; resumable) -> results/regime/
 	@$(call REGIME_RUN,vit gpt llama)
 	$(MAKE) --no-print-directory report-regime
-regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) -> results/regime/ (~1.5 h on 2 cores)
+regime-vit: install data ## the ViT's ladder (1, 3, 10 epochs) -> results/regime/ (~2 h on 2 cores)
 	@$(call REGIME_RUN,vit)
 	$(MAKE) --no-print-directory report-regime
-regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) -> results/regime/ (~2.5 h)
+regime-gpt: install data-text ## the GPT-2 style ladder (300, 1000, 3000 steps) -> results/regime/ (~4 h)
 	@$(call REGIME_RUN,gpt)
 	$(MAKE) --no-print-directory report-regime
-regime-llama: install data-text ## the LLaMA style ladder (300, 1000, 3000 steps) -> results/regime/ (~2 h)
+regime-llama: install data-text ## the LLaMA style ladder (300, 1000, 3000 steps) -> results/regime/ (~3.5 h)
 	@$(call REGIME_RUN,llama)
 	$(MAKE) --no-print-directory report-regime
 report-regime: install ## write results/regime/ from the runs that exist and the committed records (no training)

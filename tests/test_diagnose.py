@@ -181,6 +181,20 @@ def test_bad_input_raises_one_line_naming_the_fix_and_writes_nothing(tmp_path, c
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("alpha, needle", [("calibrate:abc", "calibration target must be a number > 0"),
+                                           ("calibrate:-1", "finite number > 0"), ("fast", "give a number > 0")])
+def test_a_bad_alpha_is_one_diagnose_error(alpha, needle):
+    with pytest.raises(DiagnoseError) as err:
+        AlphaChoice.parse(alpha)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_zero_eval_batches_is_one_line_and_writes_nothing(tmp_path):
+    with pytest.raises(DiagnoseError, match="eval batches must be >= 1"):
+        diagnose(TwoLayer(), toy_batch, steps=3, eval_batches=0, out=tmp_path / "out", progress=False)
+    assert not any(tmp_path.iterdir())
+
+
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "dyt.diagnose", *args], cwd=REPO, env=env, capture_output=True,

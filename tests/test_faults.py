@@ -74,8 +74,10 @@ def test_sigterm_checkpoints_at_the_step_and_the_rerun_gives_the_same_numbers(tm
     proc = subprocess.Popen(args(out), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 1800  # a hang guard, not a speed check
     while time.time() < deadline and len(metrics(out)) < 8:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGSTOP)  # frozen mid-way however fast this machine trains; the SIGTERM waits for
+    proc.send_signal(signal.SIGTERM)  # SIGCONT, so the run meets it at its next step
+    proc.send_signal(signal.SIGCONT)
     _, stderr = proc.communicate(timeout=1800)
     assert proc.returncode == 75, stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())

@@ -271,8 +271,11 @@ def test_sigkill_keeps_wandb_history_and_the_rerun_resumes(tmp_path):
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 1800  # a hang guard, not a speed check
     while time.time() < deadline and len(metrics(out)) < 45:
-        time.sleep(0.2)
-    time.sleep(1.5)  # past one W&B flush interval (0.5 s)
+        time.sleep(0.05)
+    # freeze the run mid-way (however fast this machine trains), give W&B's service process, which keeps
+    # running, time past its flush interval (0.5 s) to write what it was sent, then kill the frozen run
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(1.5)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     logged = len(metrics(out))

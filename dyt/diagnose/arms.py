@@ -60,7 +60,12 @@ class AlphaChoice:
         text = str(text)
         if text == "calibrate" or text.startswith("calibrate:"):
             target = text.partition(":")[2]
-            return cls(calibrate=positive(float(target)) if target else 1.0)
+            try:
+                value = float(target) if target else 1.0
+            except ValueError:
+                raise DiagnoseError(f"--alpha {text!r}: the calibration target must be a number > 0, e.g. "
+                                    "calibrate:1") from None
+            return cls(calibrate=positive(value))
         try:
             return cls(value=positive(float(text)))
         except ValueError:

@@ -33,6 +33,8 @@ class Batches:
     def __init__(self, source: Iterable | Callable, steps: int, eval_batches: int = 4) -> None:
         if steps < 1:
             raise DiagnoseError(f"steps must be >= 1, got {steps}")
+        if eval_batches < 1:
+            raise DiagnoseError(f"eval batches must be >= 1, got {eval_batches}")
         self.steps, self.eval_count = int(steps), int(eval_batches)
         self.fn = source if callable(source) and not hasattr(source, "__iter__") else None
         self.iterator = None if self.fn is not None else iter(source)
