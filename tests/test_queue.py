@@ -30,3 +30,29 @@ def test_the_queue_trains_archives_and_skips_what_is_done(tmp_path):
         assert (tmp_path / "runs" / "_queue" / f"gpt-{arm}-s0.log").exists()
     again = _queue(lines[:2])
     assert again.returncode == 0 and "0 trained, 2 already done, 0 failed" in again.stdout, again.stdout
+
+
+def test_ctrl_c_stops_the_queue_and_each_run_checkpoints_at_its_step(tmp_path):
+    import os
+    import signal
+    import time
+
+    runs = tmp_path / "runs"
+    line = (f"experiment=vit trainer=smoke logger=none trainer.max_steps=5000 trainer.log_every=1 "
+            f"trainer.eval_every=5000 trainer.ckpt_every=5000 model.kwargs.depth=1 data.batch_size=16 "
+            f"data.val_limit=256 runs_root={runs}")
+    (tmp_path / "runs.txt").write_text(line + "\n")
+    proc = subprocess.Popen([sys.executable, "-m", "dyt.run.queue", "--jobs", "1", str(tmp_path / "runs.txt")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+                            start_new_session=True)  # its own process group, as a terminal gives it
+    deadline = time.time() + 1800  # a hang guard, not a speed check
+    metrics = list(runs.glob("vit/*/seed0/metrics.jsonl"))
+    while time.time() < deadline and not (metrics and len(metrics[0].read_text().splitlines()) >= 3):
+        time.sleep(0.05)
+        metrics = list(runs.glob("vit/*/seed0/metrics.jsonl"))
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole group, the queue and its run
+    out, _ = proc.communicate(timeout=1800)
+    assert proc.returncode == 75 and "stopped (rerun to resume)" in out, out
+    summary = json.loads((metrics[0].parent / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 3 <= summary["step"] < 5000  # checkpointed, not killed
+    assert (metrics[0].parent / "last.pt").exists()

@@ -41,6 +41,10 @@ def finished(run_dir: Path) -> bool:
     return (RunDir(run_dir).summary() or {}).get("status") in ("completed", "diverged")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Queue:
     def __init__(self, lines: list[list[str]], jobs: int, threads: int, archive_to: Path | None) -> None:
         self.pending, self.jobs, self.threads, self.archive_to = list(lines), jobs, threads, archive_to
@@ -67,7 +71,10 @@ class Queue:
         logs.mkdir(parents=True, exist_ok=True)
         log = open(logs / f"{experiment}-{label}.log", "ab")
         cmd = [sys.executable, "-m", "dyt.train", *overrides, f"trainer.threads={self.threads}", "trainer.progress=false"]
-        self.running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL),
+        # the runs ignore SIGINT (a terminal's Ctrl-C reaches the whole process group): the queue catches it and
+        # passes SIGTERM on, which each run meets by checkpointing at its step
+        self.running.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                              preexec_fn=_ignore_sigint),
                              experiment, label, run_dir, time.monotonic()))
         log.close()
         self._say(f"start {experiment} {label}")
