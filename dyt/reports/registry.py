@@ -146,6 +146,7 @@ LOSS = dict(metric="val/loss", higher_is_better=False)
 DYT, LN, CAL = Arm("norm=dyt"), Arm("norm=ln"), Arm("norm=dyt_cal")
 DERF_CAL = "python -m dyt.train -m experiment=gpt norm=derf,dyisru norm.alpha_init=calibrate seed=0,1,2"
 
+
 def _intervention_command(model: str, override: str) -> str:
     """``make regime-<model>`` where the lean ladder (dyt/reports/regime/plan.py) trains this intervention, else the
     multirun that does (the ladder dropped it: issue 22)."""
