@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -213,3 +214,13 @@ def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
     assert "| 3 | 12 / 12 | — |" in readme and "| 10 | 8 / 12 | — |" in readme  # progress: 2 of 3 seeds at 10
     assert "not run (no runs under" in readme.split("## gpt")[1]
     assert (tmp_path / "out" / "vit.png").stat().st_size > 10_000 and (tmp_path / "out" / "vit.csv").exists()
+
+
+def test_the_ladder_keeps_the_run_dirs_its_records_have():
+    """The ladder trains across sessions, so a naming change under it would orphan its records and retrain them:
+    every seed-0 run of the plan composes to the dir tests/regime_run_dirs.txt pins."""
+    from dyt.reports.regime.plan import runs
+
+    pinned = [ln for ln in (Path(__file__).parent / "regime_run_dirs.txt").read_text().splitlines()
+              if not ln.startswith("#")]
+    assert [compose(*r.overrides).out_dir for r in runs(["vit", "gpt", "llama"]) if r.seed == 0] == pinned

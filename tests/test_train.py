@@ -60,6 +60,22 @@ def test_every_override_that_changes_training_names_the_run_dir():
     assert compose("norm=dyt", "norm.alpha_per_channel=true").arm == "dyt-a0.5+alpha_per_channel-true"  # untagged
 
 
+def test_an_override_that_sets_the_default_is_the_same_run():
+    """Every spelling of one run is one run dir: an override equal to what the config holds without it names
+    nothing, however it is spelt; an override of a key whose default follows another key still names the run."""
+    assert compose("experiment=gpt", "trainer.max_steps=300").out_dir == compose("experiment=gpt").out_dir \
+        == "runs/gpt/ln/seed0"
+    assert compose("experiment=vit", "trainer.epochs=3.0").arm == "ln"  # 3 epochs is the vit recipe's budget
+    assert compose("trainer=smoke", "trainer.max_steps=8").arm == "ln+trainer-smoke"  # smoke's own budget
+    assert compose("experiment=gpt", "trainer=gpt_cpu").arm == "ln"  # the experiment's own trainer
+    assert compose("trainer=smoke").arm == "ln+trainer-smoke"  # not the default: named
+    assert compose("norm=dyt", "norm.alpha_per_channel=False").arm == "dyt-a0.5"
+    assert compose("experiment=gpt", "trainer.max_steps=3000").arm == "ln+max_steps-3000"
+    size = compose("experiment=gpt").data.block_size
+    follows = compose("experiment=gpt", "data.block_size=64", f"model.kwargs.block_size={size}")  # the default
+    assert follows.arm == f"ln+data.block_size-64+model.kwargs.block_size-{size}"  # would be ${data.block_size}, 64
+
+
 def test_smoke_fit_leaves_the_run_dir_contract(smoke_cfg, tmp_path):
     cfg = smoke_cfg("norm=dyt")
     summary = run(cfg)
@@ -143,7 +159,7 @@ def test_multirun_over_lr_and_budget_gives_one_run_dir_per_job(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     status = {p.parent.name: json.loads((p / "summary.json").read_text())["status"]
               for p in sorted((tmp_path / "vit").glob("*/seed0"))}
-    assert status == {"ln+val_limit-512+depth-1+lr-0.001+trainer-smoke": "completed",
+    assert status == {"ln+val_limit-512+depth-1+trainer-smoke": "completed",  # 1e-3 is the recipe's lr: no suffix
                       "ln+val_limit-512+depth-1+lr-1e6+trainer-smoke": "diverged"}
     proc = run_cli("-m", "trainer=smoke", "logger=none", "trainer.max_steps=20,40", "trainer.log_every=20", *small,
                    f"runs_root={tmp_path}", timeout=1800)

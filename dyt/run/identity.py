@@ -3,7 +3,9 @@
 ``runs/<experiment>/<arm>/seed<seed>``: ``arm`` is the norm's tag (norm and alpha, as ``conf/norm/*.yaml``
 writes it) plus a suffix for every other command-line override that changes what is trained
 (``+lr-1e6``, ``+trainer-smoke+max_steps-20``; a hash past ``MAX_SUFFIX`` characters). So a sweep over any
-key gets one run dir per job, and a run made with the defaults keeps the name it always had.
+key gets one run dir per job, and a run made with the defaults keeps the name it always had. An override that
+sets what the config holds without it changes nothing and names nothing: the resolver (``dyt.run.schema``)
+composes the config without it and passes its key in ``exclude``, so every spelling of one run is one dir.
 
 Keys that do not change what is trained (where to log, how often to evaluate, threads, progress bars)
 name nothing and may change when a run resumes. The budget (``trainer.max_steps``, ``trainer.epochs``)

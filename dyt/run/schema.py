@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf, open_dict
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf, open_dict
 
 from dyt.run.alpha import alpha_tag
 from dyt.run.identity import run_suffix
@@ -156,8 +157,58 @@ def _job_overrides(root) -> list[str]:
 
 def _run_suffix(*exclude, _root_) -> str:
     """The ``run_suffix`` resolver: ``${run_suffix:}``, or ``${run_suffix:model.kwargs.n_embd}`` to leave a key
-    out that the run dir's path already names."""
-    return run_suffix(_job_overrides(_root_), exclude)
+    out that the run dir's path already names. An override that sets what the config holds without it
+    (``trainer.max_steps=300`` for the GPT, ``trainer=smoke`` where smoke is the default) names nothing."""
+    overrides = tuple(_job_overrides(_root_))
+    return run_suffix(overrides, exclude + tuple(_unchanged(overrides, exclude)))
+
+
+def _is_group(key: str) -> bool:
+    return (CONF_DIR / key.replace(".", "/")).is_dir()
+
+
+@lru_cache(maxsize=512)
+def _unchanged(overrides: tuple[str, ...], exclude: tuple[str, ...] = ()) -> list[str]:
+    """The keys of the naming ``overrides`` that leave the config as it is without them: a value override whose key
+    holds that value (not an interpolation: it could follow another override) once the value overrides are left
+    out; a group override whose group makes that choice once it is left out. Composes once for the values and
+    once for each group override, so spellings of one run share its dir."""
+    from dyt.run.identity import _split, canonical, naming_overrides
+
+    naming = {key for key, _ in naming_overrides(overrides, exclude)}
+    plain = [(o, _split(o)) for o in overrides if not o.startswith(("+", "~"))]
+    values = [(o, kv) for o, kv in plain if kv and kv[0] in naming and not _is_group(kv[0])]
+    groups = [(o, kv) for o, kv in plain if kv and kv[0] in naming and _is_group(kv[0])]
+    unchanged = []
+    if values:
+        base = _compose_unresolved([o for o in overrides if o not in {o for o, _ in values}])
+        for _, (key, value) in values:
+            parent, _, leaf = key.rpartition(".")
+            node = OmegaConf.select(base, parent) if parent else base
+            if (isinstance(node, DictConfig) and leaf in node and not OmegaConf.is_interpolation(node, leaf)
+                    and not isinstance(node[leaf], (DictConfig, ListConfig))
+                    and canonical(str(node[leaf])) == canonical(value)):
+                unchanged.append(key)
+    for override, (key, value) in groups:
+        without = _compose_unresolved([o for o in overrides if o != override], hydra_node=True)
+        if str(without.hydra.runtime.choices.get(key.replace(".", "/"))) == value:
+            unchanged.append(key)
+    return unchanged
+
+
+def _compose_unresolved(overrides: list[str], hydra_node: bool = False) -> DictConfig:
+    """``conf/config.yaml`` + ``overrides``, unresolved, inside a running Hydra app or outside one."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return hydra_compose("config", overrides=overrides, return_hydra_config=hydra_node)
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return hydra_compose("config", overrides=overrides, return_hydra_config=hydra_node)
+    finally:
+        GlobalHydra.instance().clear()
 
 
 def register() -> None:
