@@ -15,8 +15,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from dyt.run.errors import USER_ERRORS
-from dyt.run.job import INTERRUPTED_EXIT, run
+from dyt.run.errors import INTERRUPTED_EXIT, USER_ERRORS
+from dyt.run.job import run
 from dyt.run.rundir import RunDir
 from dyt.run.schema import CONF_DIR
 

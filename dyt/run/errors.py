@@ -1,4 +1,7 @@
-"""The errors a run ends with one ``error:`` line for; each message names the fix."""
+"""The errors a run ends with one ``error:`` line for; each message names the fix. And the exit status of a run
+stopped on a signal, which the trainer, the CLI and the queue share."""
+
+INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
 
 
 class ConfigError(ValueError):

@@ -19,6 +19,7 @@ from dyt.run.calibrate import calibrate_run
 from dyt.run.data import build_data
 from dyt.run.data.chance import chance_level
 from dyt.run.dist import DistInfo, init_distributed
+from dyt.run.errors import INTERRUPTED_EXIT
 from dyt.run.log import RunLogger
 from dyt.run.provenance import code_state
 from dyt.run.rundir import RunDir
@@ -26,7 +27,6 @@ from dyt.run.schema import schema_defaults
 from dyt.run.spec import RunSpec, build_spec
 from dyt.run.trainer import fit, resolve_device, total_steps
 
-INTERRUPTED_EXIT = 75  # EX_TEMPFAIL: checkpointed after SIGTERM/SIGUSR1; rerun (requeue) to resume
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

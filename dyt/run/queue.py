@@ -23,16 +23,15 @@ import time
 from pathlib import Path
 
 from dyt.run.archive import RECORDS, save
+from dyt.run.errors import INTERRUPTED_EXIT as STOPPED_EXIT  # a run stopped on a signal; the queue too
 
-STOPPED_EXIT = 75
 
-
-def _run_dir(overrides: list[str]) -> tuple[Path, str, str]:
-    """``(run dir, experiment name, label)`` that ``python -m dyt.train <overrides>`` uses."""
+def _run_dir(overrides: list[str]) -> tuple[Path, str, str, Path]:
+    """``(run dir, experiment name, label, runs root)`` that ``python -m dyt.train <overrides>`` uses."""
     from dyt.run.schema import compose
 
     cfg = compose(*overrides)
-    return Path(cfg.out_dir), str(cfg.name), f"{cfg.arm}-s{cfg.seed}"
+    return Path(cfg.out_dir), str(cfg.name), f"{cfg.arm}-s{cfg.seed}", Path(cfg.runs_root)
 
 
 def finished(run_dir: Path) -> bool:
@@ -59,7 +58,7 @@ class Queue:
 
     def _start(self, overrides: list[str]) -> None:
         try:
-            run_dir, experiment, label = _run_dir(overrides)
+            run_dir, experiment, label, runs_root = _run_dir(overrides)
         except Exception as err:  # noqa: BLE001 - a bad line fails alone, with Hydra's own message
             self.failed += 1
             self._say(f"cannot compose {' '.join(overrides)}: {type(err).__name__}: {err}")
@@ -67,7 +66,7 @@ class Queue:
         if finished(run_dir):
             self.skipped += 1
             return
-        logs = run_dir.parents[2] / "_queue"  # runs_root/_queue
+        logs = runs_root / "_queue"
         logs.mkdir(parents=True, exist_ok=True)
         log = open(logs / f"{experiment}-{label}.log", "ab")
         cmd = [sys.executable, "-m", "dyt.train", *overrides, f"trainer.threads={self.threads}", "trainer.progress=false"]
