@@ -235,3 +235,66 @@ def test_the_validation_table_holds_each_arm_once_with_a_source_and_both_kinds_o
     assert any(a.held_out for a in ARMS) and any(not a.held_out for a in ARMS)
     assert outcome_of("val/acc1", 86.06, 85.04, 0) == "lag" and outcome_of("val/acc1", 85.71, 86.81, 0) == "match"
     assert outcome_of("val/loss", 1.935, 3.03, 1) == "lag" and outcome_of("val/loss", 2.4, 3.2, 2) == "collapse"
+
+
+def test_validate_scores_stored_reports_keeps_unchosen_arms_and_refuses_an_empty_table(tmp_path, capsys):
+    from dyt.diagnose.validate_run import main as validate
+
+    for arm_id in ("vit-cal", "gpt-dyt"):  # a real probe's report stands in for each arm's (12 steps, a tiny MLP)
+        dyt.diagnose(TwoLayer(), toy_batch, steps=12, out=tmp_path / "validation" / arm_id, name=arm_id,
+                     progress=False)
+    assert validate(["--rescore", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "validation.json").read_text())
+    rows = {r["id"]: r for r in summary["rows"]}
+    assert list(rows) == ["vit-cal", "gpt-dyt"]  # the table's order; arms without a report are left out
+    full = {a.id: a for a in ARMS}
+    for arm_id, r in rows.items():
+        assert r["outcome"] == full[arm_id].outcome and r["hit"] == (r["prediction"] == r["outcome"])
+    hits = sum(r["hit"] for r in rows.values())
+    assert summary["score"]["all"] == {"hits": hits, "n": 2, "rate": hits / 2, "text": f"{hits}/2 = {50 * hits:.0f}%"}
+    assert summary["score"]["tuning"]["n"] == 2 and summary["score"]["held_out"]["n"] == 0
+    assert f"hit rate, all arms: **{hits}/2" in (tmp_path / "validation.md").read_text()
+    assert validate(["--rescore", "--arms", "gpt-dyt", "--out", str(tmp_path)]) == 0  # one arm rescored ...
+    assert [r["id"] for r in json.loads((tmp_path / "validation.json").read_text())["rows"]] == ["vit-cal", "gpt-dyt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "validation.json").write_text("{}")
+    capsys.readouterr()
+    assert validate(["--rescore", "--out", str(empty)]) == 2
+    assert "no arm was probed" in capsys.readouterr().err and (empty / "validation.json").read_text() == "{}"
+
+
+def test_cli_experiment_path_probes_our_builders_and_writes_the_report(tmp_path):
+    out = tmp_path / "gpt"
+    proc = cli("--experiment", "gpt", "model.kwargs.n_layer=1", "model.kwargs.n_embd=32", "model.kwargs.n_head=2",
+               "--alpha", "calibrate", "--steps", "6", "--eval-batches", "1", "--threads", "1", "--no-progress",
+               "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert [a["name"] for a in report["arms"]][0] == "ln" and len(report["arms"]) == 3  # LN, paper alpha, calibrated
+    assert all(len(a["losses"]) == 6 for a in report["arms"])
+    assert sorted(p.name for p in out.iterdir()) == ["diagnose.png", "report.json", "report.md"]
+    assert "likely to" in proc.stdout
+    bad = cli("--experiment", "gtp", "--steps", "2", "--out", str(tmp_path / "bad"))
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
+def test_the_budget_line_reads_the_ladder_table_each_dyt_arm_first_to_last_rung(tmp_path):
+    from dyt.diagnose.budget import budget_notes
+
+    head = "model,arm,budget,steps,runs,completed,collapsed,mean,std,gap,gap_low,gap_high,train_val_gap\n"
+    (tmp_path / "llama.csv").write_text(head + "\n".join([
+        "llama,DyT (paper alpha),300,300,3,3,3,3.17,0.04,1.238,1.138,1.338,nan",
+        "llama,DyT (paper alpha),1000,1000,3,3,0,2.52,0.16,0.8996,0.5026,1.2965,0.05",
+        "llama,DyT (paper alpha),3000,3000,1,1,0,1.98,0,0.4738,nan,nan,0.12",
+        "llama,DyT calibrated,300,300,3,3,0,2.90,0.17,0.968,0.546,1.390,0.01",  # one rung only: no line
+        "llama,RMSNorm,300,300,3,3,0,1.93,0.01,nan,nan,nan,0.1",
+        "llama,RMSNorm,3000,3000,2,2,0,1.50,0.01,nan,nan,nan,0.1"]) + "\n")
+    (tmp_path / "gpt.csv").write_text(head + "gpt,DyT (alpha 2),300,300,3,3,3,3.255,0,0.84,0.79,0.89,nan\n"
+                                      "gpt,DyT (alpha 2),1000,1000,3,3,3,3.254,0,1.35,1.34,1.37,nan\n"
+                                      "gpt,LN,300,300,3,3,0,2.41,0.02,nan,nan,nan,nan\n")
+    gpt, llama = budget_notes("lm", tmp_path)
+    assert "gap to LN in nats" in gpt and "DyT (alpha 2) collapsed at 300 -> 1000 steps" in gpt
+    assert "gap to RMSNorm" in llama and "DyT calibrated" not in llama
+    assert "DyT (paper alpha) +1.24 [+1.14, +1.34] (collapsed) -> +0.47 (n=1) at 300 -> 3000 steps (shrinks)" in llama
+    assert budget_notes("vision", tmp_path) == [] and budget_notes("diffusion") == []  # no vit.csv; no ladder

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from dyt.diagnose.budget import budget_notes
 from dyt.diagnose.chance import at_chance
 
 MATCH_GAP = 0.045  # DyT misses at most this share of what the baseline learned beyond chance: match
@@ -157,5 +158,5 @@ def recommend(predictions: list[Prediction], init, kind: str, lr: float, has_bat
     if init.spread > 4:
         why.append(f"input std varies {init.spread:.1f}x across depth: no single alpha suits every layer")
     switches = [STUDY["calibrate"], STUDY["alpha_lr"]] + ([STUDY["gelu"]] if kind == "lm" else []) + \
-        ([STUDY["zero_init"]] if has_batchnorm else [])
+        ([STUDY["zero_init"]] if has_batchnorm else []) + budget_notes(kind)
     return {"alpha": alpha, "arm": top.arm, "verdict": top.verdict, "why": why, "switches": switches}

@@ -3,6 +3,7 @@
     python -m dyt.diagnose validate                  # every arm, 150 steps (~the CPU time of a few full runs)
     python -m dyt.diagnose validate --resume         # keep the arms whose report.json exists, probe the rest
     python -m dyt.diagnose validate --rescore        # no training: re-predict from the stored reports
+    python -m dyt.diagnose validate --arms gpt-cal   # probe one arm; the table keeps the other stored arms
 
 Per arm: ``<out>/validation/<id>/`` (report.md, report.json, diagnose.png); then ``<out>/validation.json`` and
 ``<out>/validation.md`` (the table, hit rates, base rates, cost). A baseline probed once is reused for every
@@ -114,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         r = rows[-1]
         print(f"{full.id:<20} predicted {r['prediction']:<8} ({r['confidence']:.2f})  outcome {r['outcome']:<8} "
               f"{'hit' if r['hit'] else 'MISS'}{'' if full.held_out else '  (tuning)'}", flush=True)
+    if not rows:
+        print(f"dyt diagnose validate: error: no arm was probed and none has a report under {args.out / 'validation'}:"
+              " run without --rescore (nothing written)", file=sys.stderr)
+        return 2
+    kept = [row(full, json.loads(stored.read_text())) for full in ARMS if full not in chosen
+            and (stored := args.out / "validation" / full.id / "report.json").exists()]
+    if kept:  # --arms probes a few; the table keeps every other arm's stored report, in the table's order
+        print(f"kept the stored reports of {len(kept)} other arm(s) in the table", flush=True)
+        order = [a.id for a in ARMS]
+        rows = sorted(rows + kept, key=lambda r: order.index(r["id"]))
     summary = {"steps": args.steps, "thresholds": {"MATCH_GAP": MATCH_GAP, "GAP_SCALE": GAP_SCALE},
                "outcome_margin": MATCH_MARGIN, "score": score(rows), "wall_seconds": time.perf_counter() - began,
                "diagnosis_seconds_total": sum(r["diagnosis_seconds"] for r in rows),
