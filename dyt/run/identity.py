@@ -38,7 +38,7 @@ def _matches(key: str, prefixes) -> bool:
     return any(key == p or key.startswith(p + ".") for p in prefixes)
 
 
-def _split(override: str) -> tuple[str, str] | None:
+def split_override(override: str) -> tuple[str, str] | None:
     """``(dotted key, value)`` of a Hydra override string (``+a.b=1``, ``trainer=smoke``, ``hydra/launcher=x``)."""
     if override.startswith("~"):
         return override.lstrip("~").split("=", 1)[0].replace("/", "."), "deleted"
@@ -68,7 +68,7 @@ def canonical(value: str) -> str:
 def naming_overrides(overrides, exclude=()) -> list[tuple[str, str]]:
     """The ``(key, value)`` overrides that name a run: every one but bookkeeping, path and ``exclude`` keys, and
     the budget when ``trainer.extend=true`` asks to continue the run of the shorter budget in its own dir."""
-    parsed = [p for p in (_split(str(o)) for o in overrides) if p]
+    parsed = [p for p in (split_override(str(o)) for o in overrides) if p]
     extend = any(k == "trainer.extend" and canonical(v) == "true" for k, v in parsed)
     skip = BOOKKEEPING + IN_PATH + tuple(exclude) + (BUDGET if extend else ())
     return sorted({k: canonical(v) for k, v in parsed if k != NORM_GROUP and not _matches(k, skip)}.items())

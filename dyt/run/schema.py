@@ -173,10 +173,10 @@ def _unchanged(overrides: tuple[str, ...], exclude: tuple[str, ...] = ()) -> lis
     holds that value (not an interpolation: it could follow another override) once the value overrides are left
     out; a group override whose group makes that choice once it is left out. Composes once for the values and
     once for each group override, so spellings of one run share its dir."""
-    from dyt.run.identity import _split, canonical, naming_overrides
+    from dyt.run.identity import canonical, split_override, naming_overrides
 
     naming = {key for key, _ in naming_overrides(overrides, exclude)}
-    plain = [(o, _split(o)) for o in overrides if not o.startswith(("+", "~"))]
+    plain = [(o, split_override(o)) for o in overrides if not o.startswith(("+", "~"))]
     values = [(o, kv) for o, kv in plain if kv and kv[0] in naming and not _is_group(kv[0])]
     groups = [(o, kv) for o, kv in plain if kv and kv[0] in naming and _is_group(kv[0])]
     unchanged = []
