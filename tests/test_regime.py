@@ -216,6 +216,32 @@ def test_the_regime_report_finds_a_shrinking_gap_and_its_crossover(tmp_path):
     assert (tmp_path / "out" / "vit.png").stat().st_size > 10_000 and (tmp_path / "out" / "vit.csv").exists()
 
 
+def test_the_power_law_never_crosses_and_the_top_rung_is_judged_by_tost(tmp_path):
+    """The two readings beside the line: a gap shrinking by a constant factor gets its exponent and the budget
+    where it falls under the equivalence margin; the top rung is equivalent only when TOST shows it."""
+    from dyt.reports.regime.analysis import cells, power_law, top_rung
+    from dyt.reports.regime.plan import LADDERS
+
+    ladder = LADDERS["vit"]
+    _regime_fixture(tmp_path / "a", {1: 9.0, 3: 6.0, 10: 3.0})
+    table = cells(ladder, tmp_path / "a")
+    law = power_law(ladder, "DyT (alpha 0.5)", table)
+    assert 0.3 < law["k"] < 0.7 and law["margin_steps"] > 10 * 2340 and "never 0" in law["text"]
+    top = top_rung(ladder, "DyT (alpha 0.5)", table)
+    assert top["steps"] == 2340 and not top["equivalent"] and top["text"].startswith("at the top rung (2340 steps, gap +3)")
+    _regime_fixture(tmp_path / "b", {1: 2.0, 3: 1.0, 10: 0.05}, noise=(0.0, 0.05, -0.05))
+    close = cells(ladder, tmp_path / "b")
+    assert top_rung(ladder, "DyT (alpha 0.5)", close)["equivalent"]
+    assert "by the top rung already" in power_law(ladder, "DyT (alpha 0.5)", close)["text"]
+    _regime_fixture(tmp_path / "c", {1: 2.0, 3: 1.0, 10: -0.5})
+    assert power_law(ladder, "DyT (alpha 0.5)", cells(ladder, tmp_path / "c"))["text"].startswith("no power law")
+    from dyt.reports.evaluators import Context, budget_trend
+
+    ours, _, verdict = budget_trend(Context(tmp_path / "a", tmp_path, "vit"))
+    assert ours.endswith("2340 steps: +3 [+2.09, +3.91]") and verdict.startswith("reproduced: the gap shrinks; by a line")
+    assert "never 0" in verdict and "not shown equivalent to LN" in verdict
+
+
 def test_the_ladder_keeps_the_run_dirs_its_records_have():
     """The ladder trains across sessions, so a naming change under it would orphan its records and retrain them:
     every seed-0 run of the plan composes to the dir tests/regime_run_dirs.txt pins."""

@@ -152,7 +152,7 @@ def alpha_init_range(ctx: Context):
 
 def budget_trend(ctx: Context):
     """The regime ladder of ``ctx.folder``: the DyT arm's gap to the baseline per budget, and its trend."""
-    from dyt.reports.regime.analysis import cells, crossover, gap
+    from dyt.reports.regime.analysis import cells, crossover, gap, power_law, top_rung
     from dyt.reports.regime.plan import LADDERS
 
     ladder = LADDERS[ctx.folder]
@@ -173,7 +173,8 @@ def budget_trend(ctx: Context):
     if "slope" not in trend:
         verdict = f"inconclusive: {trend['text']}"
     elif trend["slope_ci"][1] < 0:
-        verdict = "reproduced: the gap shrinks; " + trend["text"]
+        verdict = (f"reproduced: the gap shrinks; by a line, {trend['text']}; by a "
+                   f"{power_law(ladder, dyt, table)['text']}; {top_rung(ladder, dyt, table)['text']}")
     else:
         verdict = "**not reproduced**: " + trend["text"]
     return f"{dyt} minus {ladder.baseline} (worse > 0): " + "; ".join(parts), "gap per rung, 95% Welch CI", verdict

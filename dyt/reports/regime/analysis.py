@@ -7,6 +7,11 @@ least-squares line of the gap against log10(steps) over the rungs' means (weight
 is negative with 95% confidence and the line is above 0 at the smallest budget, the budget at which it
 reaches 0, with a bootstrap interval (resampling seeds within each cell); else "no crossover within 10×" of
 the top rung. Three rungs make a crude line: the estimate is a direction, not a forecast.
+
+The line is one model of the trend. A gap that shrinks by the same factor at every rung (a power law, gap ∝
+steps^-k) never reaches 0, and three rungs cannot tell the two apart, so ``power_law`` fits that too and says
+where it brings the gap below the equivalence margin (``stats.EQUIVALENCE_MARGIN``); ``top_rung`` says whether
+the arm is equivalent to the baseline (TOST) at the largest budget trained.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from dyt.reports.regime.plan import Ladder
 from dyt.reports.registry import Arm
 from dyt.reports.runs import Run, load_runs
+from dyt.reports.stats import ALPHA, EQUIVALENCE_MARGIN, tost
 
 CROSSOVER_HORIZON = 10.0  # a crossover is reported up to this many times the top rung's budget
 BOOTSTRAP = 2000
@@ -100,8 +106,7 @@ def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
 
 def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
     """Where ``arm``'s gap line crosses 0: ``{"slope", "slope_ci", "steps", "steps_ci", "text"}``."""
-    budgets = [b for b in sorted(ladder.budgets) if (arm, b) in table and (ladder.baseline, b) in table
-               and len(table[(arm, b)].values) >= 2 and len(table[(ladder.baseline, b)].values) >= 2]
+    budgets = _trend_rungs(ladder, arm, table)
     if len(budgets) < 3:
         return {"text": "too few rungs with 2+ seeds each for a trend"}
     rng = np.random.default_rng(seed)
@@ -148,3 +153,58 @@ def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
         out["text"] = (f"crossover near {10 ** at:.3g} steps (95% [{10 ** lo:.3g}, {10 ** hi:.3g}]); slope per decade "
                        f"{b:+.3g}")
     return out
+
+
+def _trend_rungs(ladder: Ladder, arm: str, table: dict) -> list:
+    return [b for b in sorted(ladder.budgets) if (arm, b) in table and (ladder.baseline, b) in table
+            and len(table[(arm, b)].values) >= 2 and len(table[(ladder.baseline, b)].values) >= 2]
+
+
+def power_law(ladder: Ladder, arm: str, table: dict) -> dict:
+    """The gap as ``c · steps^-k`` (least squares of log gap against log10(steps), weighted by (gap/se)²):
+    ``{"k", "per_decade", "margin_steps", "text"}``; ``margin_steps``: where the fit brings the gap below the
+    metric's equivalence margin. Only where every rung's gap is positive (a power law cannot cross 0)."""
+    budgets = _trend_rungs(ladder, arm, table)
+    if len(budgets) < 3:
+        return {"text": "too few rungs with 2+ seeds each for a trend"}
+    gse = [_gap_se(ladder, table[(arm, b)], table[(ladder.baseline, b)])[:2] for b in budgets]
+    if any(g <= 0 for g, _ in gse):
+        return {"text": "no power law: the gap is not positive at every rung"}
+    x = np.log10([table[(arm, b)].steps for b in budgets])
+    y = np.log10([g for g, _ in gse])
+    rel = [max(se, 1e-12) / g for g, se in gse]  # se of log10(gap) up to a constant factor
+    floor = 0.25 * min(rel)
+    c, slope = _fit(x, y, 1.0 / np.maximum(rel, floor) ** 2)
+    out = {"k": -slope, "per_decade": 10 ** slope}
+    margin = EQUIVALENCE_MARGIN.get(ladder.metric)
+    unit = "nats" if ladder.metric.endswith("loss") else "points"
+    if slope >= 0:
+        out["text"] = f"power law: the gap does not shrink (×{10 ** slope:.2g} per decade)"
+        return out
+    text = f"power law (gap ∝ steps^−k): k = {-slope:.2g}, the gap ×{10 ** slope:.2g} per decade, never 0"
+    if margin is not None:
+        out["margin_steps"] = 10 ** ((math.log10(margin) - c) / slope)
+        if out["margin_steps"] <= 10 ** x.max():
+            text += f"; the fit is under the equivalence margin (±{margin:g} {unit}) by the top rung already"
+        else:
+            text += f"; under the equivalence margin (±{margin:g} {unit}) near {out['margin_steps']:.3g} steps"
+    out["text"] = text
+    return out
+
+
+def top_rung(ladder: Ladder, arm: str, table: dict) -> dict:
+    """The arm against the baseline at its largest budget with 2+ seeds each: ``{"budget", "steps", "p",
+    "equivalent", "text"}`` (TOST within the metric's equivalence margin, at ``stats.ALPHA``)."""
+    budgets = _trend_rungs(ladder, arm, table)
+    margin = EQUIVALENCE_MARGIN.get(ladder.metric)
+    if not budgets or margin is None:
+        return {"text": "no rung with 2+ seeds each" if margin is not None else f"no equivalence margin for {ladder.metric}"}
+    b = budgets[-1]
+    a, base = table[(arm, b)], table[(ladder.baseline, b)]
+    p = tost(base.values, a.values, margin)
+    unit = "nats" if ladder.metric.endswith("loss") else "points"
+    g = _gap_se(ladder, a, base)[0]
+    said = (f"equivalent to {ladder.baseline} within ±{margin:g} {unit}" if p < ALPHA
+            else f"not shown equivalent to {ladder.baseline} within ±{margin:g} {unit}")
+    return {"budget": b, "steps": a.steps, "p": p, "equivalent": p < ALPHA,
+            "text": f"at the top rung ({a.steps} steps, gap {g:+.3g}): {said} (TOST p = {p:.2g})"}

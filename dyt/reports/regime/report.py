@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.reports.regime.analysis import Cell, cells, crossover, gap
+from dyt.reports.regime.analysis import Cell, cells, crossover, gap, power_law, top_rung
 from dyt.reports.regime.plan import LADDERS, Ladder
 from dyt.reports.registry import Arm
 from dyt.reports.evaluators import fmt
@@ -41,8 +41,15 @@ def ladder_lines(ladder: Ladder, table: dict) -> list[str]:
                 fit = (f"{np.mean(cell.fit_gaps):+.3g} (n = {len(cell.fit_gaps)})" if cell.fit_gaps else "—")
                 lines.append(f"| {arm} | {b:g} | {cell.steps} | {_cell_text(cell)} | "
                              f"{_gap_text(ladder, cell, table.get((ladder.baseline, b)))} | {fit} |")
-    lines += ["", "Where the gap closes (a line of the gap against log10(steps), weighted by each rung's interval):", ""]
-    lines += [f"- {arm}: {crossover(ladder, arm, table)['text']}" for arm in ladder.arms if arm != ladder.baseline]
+    lines += ["", "Where the gap closes, by two models of the trend that three rungs cannot tell apart: a line of the gap "
+              "against log10(steps) (it crosses 0) and a power law (the gap shrinks by the same factor per decade and "
+              "never crosses), each weighted by the rungs' intervals; and where the arm stands at the top rung:", ""]
+    for arm in ladder.arms:
+        if arm != ladder.baseline:
+            trend = crossover(ladder, arm, table)
+            lines.append(f"- {arm}: line: {trend['text']}")
+            if "slope" in trend:
+                lines += [f"  - {power_law(ladder, arm, table)['text']}", f"  - {top_rung(ladder, arm, table)['text']}"]
     return lines
 
 
