@@ -131,7 +131,7 @@ def crossover(ladder: Ladder, arm: str, table: dict, seed: int = 0) -> dict:
     a, b = fit(False)
     boots = np.array([fit(True) for _ in range(BOOTSTRAP)])
     slope_ci = tuple(float(v) for v in np.percentile(boots[:, 1], [2.5, 97.5]))
-    out = {"slope": b, "slope_ci": slope_ci}
+    out = {"slope": b, "slope_ci": slope_ci, "line": (a, b)}  # gap = a + b log10(steps)
     horizon = math.log10(CROSSOVER_HORIZON) + x.max()
     if b >= 0 or slope_ci[1] >= 0:
         out["text"] = f"no crossover within {CROSSOVER_HORIZON:g}×: the gap does not shrink with confidence " \
@@ -175,7 +175,7 @@ def power_law(ladder: Ladder, arm: str, table: dict) -> dict:
     rel = [max(se, 1e-12) / g for g, se in gse]  # se of log10(gap) up to a constant factor
     floor = 0.25 * min(rel)
     c, slope = _fit(x, y, 1.0 / np.maximum(rel, floor) ** 2)
-    out = {"k": -slope, "per_decade": 10 ** slope}
+    out = {"k": -slope, "per_decade": 10 ** slope, "fit": (c, slope)}  # log10(gap) = c + slope log10(steps)
     margin = EQUIVALENCE_MARGIN.get(ladder.metric)
     unit = "nats" if ladder.metric.endswith("loss") else "points"
     if slope >= 0:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.reports.regime.analysis import Cell, cells, crossover, gap, power_law, top_rung
+from dyt.reports.regime.analysis import CROSSOVER_HORIZON, Cell, cells, crossover, gap, power_law, top_rung
 from dyt.reports.regime.plan import LADDERS, Ladder
 from dyt.reports.registry import Arm
 from dyt.reports.evaluators import fmt
 from dyt.reports.runs import load_runs
-from dyt.reports.stats import mean_std
+from dyt.reports.stats import EQUIVALENCE_MARGIN, mean_std
 from dyt.reports.verdict import compare, verdict
 
 
@@ -125,6 +125,20 @@ def compute_lines(ladder: Ladder, table: dict) -> list[str]:
     return lines
 
 
+def _plot_trends(ax, ladder: Ladder, arm: str, table: dict, steps: list[int], color: str) -> None:
+    """The two trend readings of ``arm``'s gap, from its first rung to ``CROSSOVER_HORIZON`` × its top rung: the
+    line in log10(steps) dashed, the power law dotted (only where the report fits them)."""
+    line, law = crossover(ladder, arm, table), power_law(ladder, arm, table)
+    if "line" not in line:
+        return
+    x = np.logspace(math.log10(min(steps)), math.log10(max(steps) * CROSSOVER_HORIZON), 60)
+    a, b = line["line"]
+    ax.plot(x, a + b * np.log10(x), ls="--", lw=1, color=color, alpha=0.7)
+    if "fit" in law:
+        c, slope = law["fit"]
+        ax.plot(x, 10 ** (c + slope * np.log10(x)), ls=":", lw=1.5, color=color, alpha=0.9)
+
+
 def plot(ladder: Ladder, table: dict, path: Path) -> None:
     import matplotlib
 
@@ -132,6 +146,7 @@ def plot(ladder: Ladder, table: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_gap, ax_raw) = plt.subplots(1, 2, figsize=(12, 4.5))
+    top = 0.0  # the highest measured gap + its interval: the extrapolated lines may not stretch the axis beyond it
     for i, arm in enumerate(ladder.arms):
         pts = [(table[(arm, b)], table.get((ladder.baseline, b))) for b in sorted(ladder.budgets) if (arm, b) in table]
         if not pts:
@@ -146,13 +161,22 @@ def plot(ladder: Ladder, table: dict, path: Path) -> None:
         low = [g - lo if math.isfinite(lo) else 0 for g, lo, _ in gaps]
         high = [hi - g if math.isfinite(hi) else 0 for g, _, hi in gaps]
         ax_gap.errorbar(steps, [g for g, _, _ in gaps], yerr=[low, high], marker="o", capsize=3, label=arm, color=f"C{i}")
+        _plot_trends(ax_gap, ladder, arm, table, steps, f"C{i}")
+        top = max([top, *[g + h for (g, _, _), h in zip(gaps, high) if math.isfinite(g)]])
     ax_gap.axhline(0, color="black", lw=1)
-    for ax, title in ((ax_gap, f"gap to {ladder.baseline} (worse > 0), 95% CI"), (ax_raw, f"final {ladder.metric}")):
+    if top > 0:
+        ax_gap.set_ylim(-0.25 * top, 1.08 * top)
+    margin = EQUIVALENCE_MARGIN.get(ladder.metric)
+    if margin is not None:
+        ax_gap.axhspan(-margin, margin, color="grey", alpha=0.15, lw=0, label=f"equivalence margin ±{margin:g}")
+    gap_title = f"gap to {ladder.baseline} (worse > 0), 95% CI\ntrend: line in log steps (dashed), power law (dotted)"
+    for ax, title in ((ax_gap, gap_title), (ax_raw, f"final {ladder.metric} (mean ± std over seeds)")):
         ax.set_xscale("log")
         ax.set_xlabel("training steps (each budget its own full schedule)")
         ax.set_title(f"{ladder.model}: {title}")
         ax.grid(alpha=0.3, which="both")
     ax_gap.legend(fontsize=8)
+    ax_raw.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
