@@ -242,6 +242,23 @@ def test_the_power_law_never_crosses_and_the_top_rung_is_judged_by_tost(tmp_path
     assert "never 0" in verdict and "not shown equivalent to LN" in verdict
 
 
+def test_dyts_layers_are_tabled_at_every_budget(tmp_path):
+    """The internals table has a row per DyT arm and budget, from the last logged row of each run."""
+    from dyt.reports.regime.plan import LADDERS
+    from dyt.reports.regime.report import internals
+
+    _regime_fixture(tmp_path, {1: 9.0, 3: 6.0, 10: 3.0})
+    for epochs, sat in ((1, 0.3), (10, 0.5)):
+        for run in (tmp_path / "vit").glob(f"dyt-a0.5{'+epochs-10' if epochs == 10 else '+epochs-1'}/seed*"):
+            (run / "metrics.jsonl").write_text(json.dumps({"step": 1, "sat/a": sat, "sat/b": sat + 0.2,
+                                                           "alpha/a": 0.5, "alpha/b": 0.7 + epochs / 100,
+                                                           "resid_std/0": 1.0, "resid_std/1": 4.0}) + "\n")
+    rows = internals(LADDERS["vit"], tmp_path)
+    assert rows[0].startswith("| arm | budget (epochs) | runs |")
+    assert "| DyT (alpha 0.5) | 1 | 3 | 0.400 (0.500) | 0.5–0.71 | 4× |" in rows
+    assert "| DyT (alpha 0.5) | 10 | 2 | 0.600 (0.700) | 0.5–0.8 | 4× |" in rows and len(rows) == 4
+
+
 def test_the_ladder_keeps_the_run_dirs_its_records_have():
     """The ladder trains across sessions, so a naming change under it would orphan its records and retrain them:
     every seed-0 run of the plan composes to the dir tests/regime_run_dirs.txt pins."""

@@ -72,22 +72,26 @@ def intervention_lines(ladder: Ladder, table: dict) -> list[str]:
 
 
 def internals(ladder: Ladder, runs_root: Path) -> list[str]:
-    """DyT's state in the last logged row of each DyT run at the default budget: saturation, alpha, stream."""
+    """DyT's state in the last logged row of each DyT run, per arm and budget (the interventions at the default
+    one): saturation, alpha, the residual stream."""
     folder = runs_root / ladder.model
     runs = load_runs(folder) if folder.is_dir() else []
-    lines = ["| arm | runs | saturated share, mean over layers (max) | alpha at the end, min–max | residual std, "
-             "last block / first block |", "| --- | --- | --- | --- | --- |"]
+    unit = "epochs" if ladder.budget_key.endswith("epochs") else "steps"
+    lines = [f"| arm | budget ({unit}) | runs | saturated share, mean over layers (max) | alpha at the end, min–max | "
+             "residual std, last block / first block |", "| --- | --- | --- | --- | --- | --- |"]
     for arm in (*ladder.arms, *ladder.interventions):
-        label = Arm(*ladder.overrides(arm)).label(ladder.model)
-        last = [r.rows[-1] for r in runs if r.arm == label and r.rows and any(k.startswith("sat/") for k in r.rows[-1])]
-        if not last:
-            continue
-        sat = [[v for k, v in row.items() if k.startswith("sat/")] for row in last]
-        alphas = [v for row in last for k, v in row.items() if k.startswith("alpha/")]
-        resid = [[v for k, v in row.items() if k.startswith("resid_std/")] for row in last]
-        ratio = [r[-1] / r[0] for r in resid if len(r) > 1 and r[0] > 0]
-        lines.append(f"| {arm} | {len(last)} | {np.mean([np.mean(s) for s in sat]):.3f} ({max(max(s) for s in sat):.3f}) | "
-                     f"{min(alphas):.3g}–{max(alphas):.3g} | " + (f"{np.mean(ratio):.3g}×" if ratio else "—") + " |")
+        for b in ladder.rungs(arm):
+            label = Arm(*ladder.overrides(arm), *ladder.budget_override(b)).label(ladder.model)
+            last = [r.rows[-1] for r in runs if r.arm == label and r.rows and any(k.startswith("sat/") for k in r.rows[-1])]
+            if not last:
+                continue
+            sat = [[v for k, v in row.items() if k.startswith("sat/")] for row in last]
+            alphas = [v for row in last for k, v in row.items() if k.startswith("alpha/")]
+            resid = [[v for k, v in row.items() if k.startswith("resid_std/")] for row in last]
+            ratio = [r[-1] / r[0] for r in resid if len(r) > 1 and r[0] > 0]
+            lines.append(f"| {arm} | {b:g} | {len(last)} | {np.mean([np.mean(s) for s in sat]):.3f} "
+                         f"({max(max(s) for s in sat):.3f}) | {min(alphas):.3g}–{max(alphas):.3g} | "
+                         + (f"{np.mean(ratio):.3g}×" if ratio else "—") + " |")
     return lines if len(lines) > 2 else ["(no DyT run with the saturation columns yet)"]
 
 
@@ -214,7 +218,7 @@ def report(models, runs_root: Path = Path("runs"), out: Path = Path("results/reg
         write_csv(ladder, table, out / f"{model}.csv")
         lines += [f"![{model}: gap to {ladder.baseline} against budget]({model}.png)", "", "### The budget ladder", "",
                   *ladder_lines(ladder, table), "", "### Interventions at the default budget", "",
-                  *intervention_lines(ladder, table), "", "### DyT's layers at the end of the default budget", "",
+                  *intervention_lines(ladder, table), "", "### DyT's layers at the end of each budget", "",
                   *internals(ladder, runs_root), "", "### Progress and compute", "", *compute_lines(ladder, table), "",
                   f"Rows: [`{model}.csv`]({model}.csv).", ""]
     (out / "README.md").write_text("\n".join(lines) + "\n")
