@@ -12,6 +12,11 @@ ALPHA = 0.05  # significance level of every verdict
 EQUIVALENCE_MARGIN = {"val/loss": 0.02, "val/acc1": 0.5}  # nats of loss, points of top-1 accuracy
 
 
+def metric_unit(metric: str) -> str:
+    """What a difference of ``metric`` is counted in: nats for a loss, points for an accuracy."""
+    return "nats" if metric.endswith("loss") else "points"
+
+
 def mean_std(values) -> tuple[float, float]:
     values = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if len(values) == 0:

@@ -25,7 +25,7 @@ import numpy as np
 from dyt.reports.regime.plan import Ladder
 from dyt.reports.registry import Arm
 from dyt.reports.runs import Run, load_runs
-from dyt.reports.stats import ALPHA, EQUIVALENCE_MARGIN, tost
+from dyt.reports.stats import ALPHA, EQUIVALENCE_MARGIN, metric_unit, tost
 
 CROSSOVER_HORIZON = 10.0  # a crossover is reported up to this many times the top rung's budget
 BOOTSTRAP = 2000
@@ -177,7 +177,7 @@ def power_law(ladder: Ladder, arm: str, table: dict) -> dict:
     c, slope = _fit(x, y, 1.0 / np.maximum(rel, floor) ** 2)
     out = {"k": -slope, "per_decade": 10 ** slope, "fit": (c, slope)}  # log10(gap) = c + slope log10(steps)
     margin = EQUIVALENCE_MARGIN.get(ladder.metric)
-    unit = "nats" if ladder.metric.endswith("loss") else "points"
+    unit = metric_unit(ladder.metric)
     if slope >= 0:
         out["text"] = f"power law: the gap does not shrink (×{10 ** slope:.2g} per decade)"
         return out
@@ -202,7 +202,7 @@ def top_rung(ladder: Ladder, arm: str, table: dict) -> dict:
     b = budgets[-1]
     a, base = table[(arm, b)], table[(ladder.baseline, b)]
     p = tost(base.values, a.values, margin)
-    unit = "nats" if ladder.metric.endswith("loss") else "points"
+    unit = metric_unit(ladder.metric)
     g = _gap_se(ladder, a, base)[0]
     said = (f"equivalent to {ladder.baseline} within ±{margin:g} {unit}" if p < ALPHA
             else f"not shown equivalent to {ladder.baseline} within ±{margin:g} {unit}")
