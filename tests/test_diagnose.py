@@ -159,6 +159,27 @@ def test_the_rule_calls_collapse_at_the_chance_level_and_match_or_lag_by_the_gap
     assert p.verdict == "lag" and p.gap == pytest.approx(0.6) and p.confidence == 0.95
 
 
+def test_a_calibrated_arm_whose_inputs_grow_in_the_probe_gets_a_caution_not_a_different_verdict():
+    from types import SimpleNamespace
+
+    from dyt.diagnose.predict import DRIFT, Prediction, input_growth, recommend
+
+    grown = ArmResult("dyt-cal1", "DyT calibrated alpha", "calibrate", False,
+                      watched={"input_std/a": [0.05, 0.5, 2.0], "input_std/b": [0.1, 0.2], "alpha/a": [20.0, 20.0]})
+    assert input_growth(grown) == pytest.approx(40.0)
+    init = SimpleNamespace(geomean_alpha_cal=lambda: 1.0, layers=[SimpleNamespace(alpha=1.0)], spread=1.0)
+
+    def why(growth, label="DyT calibrated alpha"):
+        p = Prediction("dyt-cal1", label, "lag", 0.8, 0.2, features={"input_growth_max": growth})
+        rec = recommend([p], init, "lm", 1e-3, False)
+        return rec["verdict"], [w for w in rec["why"] if w.startswith("a caution")]
+
+    verdict, caution = why(40.0)
+    assert verdict == "lag" and len(caution) == 1 and "grew up to 40x" in caution[0]
+    assert why(DRIFT / 2) == ("lag", []) and why(None) == ("lag", [])
+    assert why(40.0, label="DyT alpha 1") == ("lag", [])  # the paper's alpha is not fitted to the init scale
+
+
 # ------------------------------------------------------------------------------------------- bad input
 
 
