@@ -182,7 +182,7 @@ def test_the_regime_plan_gives_each_budget_its_own_runs():
            "trainer.eval_every=234" in lines
     assert compose("experiment=vit", "trainer.epochs=10").arm == "ln+epochs-10"  # its own run dir and schedule
     gpt = planned_runs("gpt")
-    assert [r.seed for r in gpt if r.label == "DyT (paper alpha)"] == [0, 0, 0]  # one seed per rung (it collapses)
+    assert [r.seed for r in gpt if r.label == "DyT (paper alpha)"] == [0, 0, 0, 1, 2]  # one seed per rung (it collapses), 3 at 3000 steps (it left the plateau)
     assert {r.budget for r in gpt if r.label == "LN, dropout 0.2"} == {3000}  # the control: top rung only
     llama = planned_runs("llama")
     assert [len([r for r in llama if r.label == "RMSNorm" and r.budget == b]) for b in (300, 1000, 3000)] == [3, 2, 2]
