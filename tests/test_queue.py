@@ -56,3 +56,19 @@ def test_ctrl_c_stops_the_queue_and_each_run_checkpoints_at_its_step(tmp_path):
     summary = json.loads((metrics[0].parent / "summary.json").read_text())
     assert summary["status"] == "interrupted" and 3 <= summary["step"] < 5000  # checkpointed, not killed
     assert (metrics[0].parent / "last.pt").exists()
+
+
+def test_a_run_the_stop_reaches_before_its_handler_counts_as_stopped_not_failed(tmp_path):
+    """The stop can land in the second between a run's start and its own SIGTERM handler: the run then dies of
+    the signal (exit -15), which is the stop working, not a failure."""
+    import signal
+    import time
+
+    from dyt.run.queue import STOPPED_EXIT, Queue
+
+    queue = Queue([], 1, 1, None)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    queue.running.append((proc, "gpt", "ln", tmp_path / "gpt" / "ln" / "seed0", time.monotonic()))
+    queue.stop(signal.SIGTERM, None)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert queue.run() == STOPPED_EXIT and queue.failed == 0 and queue.done == 0 and not queue.running

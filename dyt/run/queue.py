@@ -91,7 +91,8 @@ class Queue:
             self.running.remove(entry)
             if code == 0:
                 self.done += 1
-            elif code != STOPPED_EXIT:
+            elif code != STOPPED_EXIT and not (self.stopping and code == -signal.SIGTERM):
+                # a run the stop reached before it set up its own handler dies of the signal: stopped, not failed
                 self.failed += 1
             if self.archive_to is not None:
                 save(run_dir.parents[2], self.archive_to, [experiment])
