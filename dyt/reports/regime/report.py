@@ -131,14 +131,14 @@ def compute_lines(ladder: Ladder, table: dict) -> list[str]:
 
 def _plot_trends(ax, ladder: Ladder, arm: str, table: dict, steps: list[int], color: str) -> None:
     """The two trend readings of ``arm``'s gap, from its first rung to ``CROSSOVER_HORIZON`` × its top rung: the
-    line in log10(steps) dashed, the power law dotted (only where the report fits them)."""
+    line in log10(steps) dashed, the power law dotted (only where the report fits them and the gap shrinks)."""
     line, law = crossover(ladder, arm, table), power_law(ladder, arm, table)
     if "line" not in line:
         return
     x = np.logspace(math.log10(min(steps)), math.log10(max(steps) * CROSSOVER_HORIZON), 60)
     a, b = line["line"]
     ax.plot(x, a + b * np.log10(x), ls="--", lw=1, color=color, alpha=0.7)
-    if "fit" in law:
+    if law.get("k", 0) > 0:  # a growing gap gets no power law: it would only say "grows faster"
         c, slope = law["fit"]
         ax.plot(x, 10 ** (c + slope * np.log10(x)), ls=":", lw=1.5, color=color, alpha=0.9)
 
