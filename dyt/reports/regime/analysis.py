@@ -44,7 +44,8 @@ class Cell:
     fit_gaps: list[float] = field(default_factory=list)  # val loss - train-sample loss (eval mode) of runs that have it
 
 
-def _label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
+def run_label(ladder: Ladder, overrides: tuple[str, ...], budget) -> str:
+    """The arm label (run dir name) of ``overrides`` at ``budget``."""
     return Arm(*overrides, *ladder.budget_override(budget)).label(ladder.model)
 
 
@@ -59,7 +60,7 @@ def cells(ladder: Ladder, runs_root: Path) -> dict[tuple[str, float], Cell]:
     out = {}
     key = f"final/{ladder.metric}"
     for arm, budget, overrides in wanted:
-        found = by_label.get(_label(ladder, overrides, budget), [])
+        found = by_label.get(run_label(ladder, overrides, budget), [])
         if not found:
             continue
         done = [r for r in found if r.completed and key in r.summary]

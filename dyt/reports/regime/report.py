@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dyt.reports.regime.analysis import CROSSOVER_HORIZON, Cell, cells, crossover, gap, power_law, top_rung
+from dyt.reports.regime.analysis import CROSSOVER_HORIZON, Cell, cells, run_label, crossover, gap, power_law, top_rung
 from dyt.reports.regime.plan import LADDERS, Ladder
 from dyt.reports.registry import Arm
 from dyt.reports.evaluators import fmt
@@ -81,7 +81,7 @@ def internals(ladder: Ladder, runs_root: Path) -> list[str]:
              "residual std, last block / first block |", "| --- | --- | --- | --- | --- | --- |"]
     for arm in (*ladder.arms, *ladder.interventions):
         for b in ladder.rungs(arm):
-            label = Arm(*ladder.overrides(arm), *ladder.budget_override(b)).label(ladder.model)
+            label = run_label(ladder, ladder.overrides(arm), b)
             last = [r.rows[-1] for r in runs if r.arm == label and r.rows and any(k.startswith("sat/") for k in r.rows[-1])]
             if not last:
                 continue
