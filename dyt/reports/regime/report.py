@@ -12,7 +12,6 @@ import numpy as np
 
 from dyt.reports.regime.analysis import CROSSOVER_HORIZON, Cell, cells, run_label, crossover, gap, power_law, top_rung
 from dyt.reports.regime.plan import LADDERS, Ladder
-from dyt.reports.registry import Arm
 from dyt.reports.evaluators import fmt
 from dyt.reports.runs import load_runs
 from dyt.reports.stats import EQUIVALENCE_MARGIN, mean_std
