@@ -92,3 +92,26 @@ def test_one_alpha_one_run_dir_and_old_spellings_still_report(tmp_path, capsys):
     assert "already completed" in capsys.readouterr().out and again["status"] == "completed"
     fresh = tmp_path / "fresh"
     assert restore(records, fresh) == 1 and (fresh / new.relative_to(tmp_path / "runs") / "summary.json").exists()
+
+
+def test_a_run_still_training_is_archived_when_it_ends_sample_included(tmp_path):
+    """A queue archives its experiment each time one of its runs ends; the other run, still in its process, may
+    hold a summary already and no sample yet: it is left alone while locked, and archived whole afterwards."""
+    from dyt.run.rundir import RunDir
+
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    live = runs / "gpt" / "ln" / "seed0"
+    live.mkdir(parents=True)
+    (live / "config.yaml").write_text("seed: 0\n")
+    (live / "summary.json").write_text(json.dumps({"status": "completed", "step": 3}))
+    with RunDir(live).lock():  # as a training process holds it
+        assert RunDir(live).busy()
+        assert save(runs, records) == 0 and not (records / "gpt").exists()
+        (live / "sample.txt").write_text("ROMEO: what\n")
+    assert not RunDir(live).busy()
+    assert save(runs, records) == 1
+    assert (records / "gpt" / "ln" / "seed0" / "sample.txt").read_text() == "ROMEO: what\n"
+
+    (records / "gpt" / "ln" / "seed0" / "sample.txt").unlink()  # a record made before the sample existed (issue 22)
+    assert save(runs, records) == 1 and (records / "gpt" / "ln" / "seed0" / "sample.txt").exists()
+    assert save(runs, records) == 0

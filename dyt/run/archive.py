@@ -40,14 +40,17 @@ def _same(a: Path, b: Path) -> bool:
 def save(runs_root: Path = Path("runs"), records: Path = RECORDS, experiments=()) -> int:
     """Copy every finished run's record (completed, diverged, failed; not interrupted) under ``runs_root`` to
     ``records``; returns how many runs were written.
-    A record is rewritten only when its summary or failure changed (a rerun, a longer budget)."""
+    A record is rewritten only when one of its files changed (a rerun, a longer budget, a sample written after
+    the record was made); a run dir whose lock a process holds is still training and is left for later."""
     written = 0
     for folder in _experiments(runs_root, experiments):
         for run in RunDir.find(folder):
             if (run.summary() or {}).get("status") == "interrupted":  # not finished: its checkpoint is not archived
                 continue
+            if run.busy():  # still training (its summary can precede its sample): archived when its process ends
+                continue
             dest = records / run.path.relative_to(runs_root)
-            if all(_same(run.path / n, dest / n) for n in (CONFIG, SUMMARY, FAILED) if (run.path / n).exists()):
+            if all(_same(run.path / n, dest / n) or not ((run.path / n).exists() or (dest / n).exists()) for n in PLAIN):
                 continue
             dest.mkdir(parents=True, exist_ok=True)
             for name in PLAIN:

@@ -134,6 +134,20 @@ class RunDir:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             yield self
 
+    def busy(self) -> bool:
+        """True while a process holds this dir's lock (it is training here: its files are not final yet)."""
+        try:
+            handle = open(self.path / LOCK, "r")
+        except OSError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     def differing(self, record: dict, *, extend: bool = False, alpha_free: bool = False,
                   defaults: dict | None = None) -> list[str] | None:
         """Keys in which this dir's recorded config (config.yaml, else failed.json's) makes it another run than
