@@ -22,6 +22,7 @@ def test_the_queue_trains_archives_and_skips_what_is_done(tmp_path):
     proc = _queue(lines, "--jobs", "2", "--archive", str(tmp_path / "records"))
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the bad line failed, the others ran
     assert "2 trained, 0 already done, 1 failed" in proc.stdout
+    assert "1/3 done (0 already), 0 running: 2 to train" in proc.stdout  # counted before anything starts
     for arm in ("ln+val_limit-4096+trainer-smoke", "dyt-aauto+val_limit-4096+trainer-smoke"):
         summary = json.loads((tmp_path / "runs" / "gpt" / arm / "seed0" / "summary.json").read_text())
         assert summary["status"] == "completed" and "1 threads" in summary["device"]  # --threads 1
@@ -30,6 +31,7 @@ def test_the_queue_trains_archives_and_skips_what_is_done(tmp_path):
         assert (tmp_path / "runs" / "_queue" / f"gpt-{arm}-s0.log").exists()
     again = _queue(lines[:2])
     assert again.returncode == 0 and "0 trained, 2 already done, 0 failed" in again.stdout, again.stdout
+    assert again.stdout.splitlines()[0].endswith("2/2 done (2 already), 0 running: 0 to train")
 
 
 def test_ctrl_c_stops_the_queue_and_each_run_checkpoints_at_its_step(tmp_path):

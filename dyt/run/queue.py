@@ -56,14 +56,27 @@ class Queue:
         for proc, *_ in self.running:
             proc.send_signal(signal.SIGTERM)
 
-    def _start(self, overrides: list[str]) -> None:
-        try:
-            run_dir, experiment, label, runs_root = _run_dir(overrides)
-        except Exception as err:  # noqa: BLE001 - a bad line fails alone, with Hydra's own message
-            self.failed += 1
-            self._say(f"cannot compose {' '.join(overrides)}: {type(err).__name__}: {err}")
-            return
-        if finished(run_dir):
+    def _resolve(self) -> None:
+        """Compose every line once, before anything starts: a bad line fails alone (Hydra's own message) and the
+        runs already finished are counted up front, so the first progress line says what is left to train."""
+        todo = []
+        for overrides in self.pending:
+            try:
+                resolved = _run_dir(overrides)
+            except Exception as err:  # noqa: BLE001 - a bad line fails alone, with Hydra's own message
+                self.failed += 1
+                self._say(f"cannot compose {' '.join(overrides)}: {type(err).__name__}: {err}")
+                continue
+            if finished(resolved[0]):
+                self.skipped += 1
+            else:
+                todo.append((overrides, resolved))
+        self.pending = todo
+        self._say(f"{len(todo)} to train")
+
+    def _start(self, overrides: list[str], resolved: tuple[Path, str, str, Path]) -> None:
+        run_dir, experiment, label, runs_root = resolved
+        if finished(run_dir):  # finished meanwhile (another queue, a sweep sharing the run dir)
             self.skipped += 1
             return
         logs = runs_root / "_queue"
@@ -99,9 +112,10 @@ class Queue:
             self._say(f"{experiment} {label} exited {code} after {time.monotonic() - started:.0f} s")
 
     def run(self) -> int:
+        self._resolve()
         while (self.pending and not self.stopping) or self.running:
             while self.pending and not self.stopping and len(self.running) < self.jobs:
-                self._start(self.pending.pop(0))
+                self._start(*self.pending.pop(0))
             self._reap()
             time.sleep(1.0)
         if self.stopping:
