@@ -34,7 +34,8 @@ def _experiments(root: Path, names) -> list[Path]:
 
 
 def _same(a: Path, b: Path) -> bool:
-    return b.exists() and a.read_bytes() == b.read_bytes()
+    """Both absent, or both present with the same bytes."""
+    return a.exists() == b.exists() and (not a.exists() or a.read_bytes() == b.read_bytes())
 
 
 def save(runs_root: Path = Path("runs"), records: Path = RECORDS, experiments=()) -> int:
@@ -50,7 +51,7 @@ def save(runs_root: Path = Path("runs"), records: Path = RECORDS, experiments=()
             if run.busy():  # still training (its summary can precede its sample): archived when its process ends
                 continue
             dest = records / run.path.relative_to(runs_root)
-            if all(_same(run.path / n, dest / n) or not ((run.path / n).exists() or (dest / n).exists()) for n in PLAIN):
+            if all(_same(run.path / n, dest / n) for n in PLAIN):
                 continue
             dest.mkdir(parents=True, exist_ok=True)
             for name in PLAIN:
